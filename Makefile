@@ -1,0 +1,29 @@
+# Two entry points (see README): `make run` (main job on a built-in input) and `make test`.
+# Override TORCH on GPU machines, e.g. `make run TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126"`.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+EXTRAS ?= dev
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.nasdip-installed
+
+.PHONY: run test lint clean
+
+$(STAMP): setup.cfg pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -qq --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -qq $(TORCH)
+	$(BIN)/python -m pip install -qq -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/nasdip plugins
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info

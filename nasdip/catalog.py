@@ -1,0 +1,47 @@
+"""Named architectures (presets of every registered space) and ``--arch NAME|FILE`` resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nasdip import registry
+from nasdip.arch import Arch, read_arch_file
+from nasdip.errors import ArchError, DuplicateNameError, UnknownNameError
+from nasdip.space import Space
+
+
+def presets() -> dict[str, Arch]:
+    """Every preset of every registered space, by name."""
+    found: dict[str, Arch] = {}
+    for space in registry.entries("spaces").values():
+        for arch in space.obj.presets():
+            if arch.name in found:
+                raise DuplicateNameError(f"preset {arch.name!r} is defined by spaces {found[arch.name].space!r} and {arch.space!r}")
+            found[arch.name] = arch
+    return dict(sorted(found.items()))
+
+
+def space_of(arch: Arch, source: str = "arch") -> Space:
+    """The registered space an architecture names."""
+    try:
+        return registry.get("spaces", arch.space)
+    except UnknownNameError as error:
+        raise ArchError(f"{source}.space: {error}") from None
+
+
+def validate(arch: Arch, source: str = "arch") -> Arch:
+    """Check ``arch`` against its space; return the canonical form."""
+    return space_of(arch, source).validate(arch, source)
+
+
+def resolve_arch(spec: str | Path) -> Arch:
+    """A preset name or the path of an architecture document -> validated architecture."""
+    spec = str(spec)
+    named = presets()
+    if spec in named:
+        return named[spec]
+    path = Path(spec)
+    if path.exists():
+        arch = read_arch_file(path)
+        return validate(arch, source=path.name)
+    raise ArchError(f"--arch {spec!r}: no preset or file of that name (presets: {', '.join(named)})")

@@ -1,0 +1,88 @@
+"""The ``nasdip`` command line: a click group whose commands live in one module each and load lazily.
+
+Built-in commands are listed in :data:`BUILTIN_COMMANDS` (name -> ``module:attribute``); plugins add theirs
+through the ``register_commands`` hook. User mistakes (:class:`nasdip.errors.NasdipError`) become one-line
+errors: exit code 2 for usage errors, 1 for the rest.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+
+import click
+
+from nasdip import __version__
+from nasdip.errors import NasdipError, UsageError
+
+BUILTIN_COMMANDS: dict[str, str] = {
+    "archs": "nasdip.cli.archs:archs_command",
+    "plugins": "nasdip.cli.plugins:plugins_command",
+}
+
+
+def plugin_commands_by_plugin() -> dict[str, dict[str, click.Command]]:
+    """Commands each plugin adds through ``register_commands``, collected on scratch groups."""
+    from nasdip.plugin_manager import get_plugin_manager
+
+    found: dict[str, dict[str, click.Command]] = {}
+    for impl in get_plugin_manager().hook.register_commands.get_hookimpls():
+        scratch = click.Group()
+        impl.function(cli=scratch)
+        found[impl.plugin_name] = dict(scratch.commands)
+    return found
+
+
+class NasdipGroup(click.Group):
+    """A click group with lazily imported built-in commands, plugin commands and one-line user errors."""
+
+    _plugin_commands_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugin_commands_loaded:
+            return
+        self._plugin_commands_loaded = True
+        for plugin, commands in plugin_commands_by_plugin().items():
+            for name, command in commands.items():
+                if name in BUILTIN_COMMANDS or name in self.commands:
+                    warnings.warn(
+                        f"nasdip: plugin {plugin!r} adds a command {name!r} that already exists; ignored",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+                    continue
+                self.add_command(command, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return sorted(set(BUILTIN_COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in BUILTIN_COMMANDS:
+            module_name, attribute = BUILTIN_COMMANDS[cmd_name].split(":")
+            return getattr(importlib.import_module(module_name), attribute)
+        self._load_plugin_commands()
+        return self.commands.get(cmd_name)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UsageError as error:
+            raise click.UsageError(str(error), ctx) from None
+        except NasdipError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=NasdipGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nasdip")
+def cli() -> None:
+    """Neural architecture search for Deep Image Prior.
+
+    Search an architecture, restore images with it, and compare strategies.
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(cli.main(prog_name="nasdip"))

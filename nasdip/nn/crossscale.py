@@ -1,0 +1,100 @@
+"""The NAS-DIP backbone: encoder, decoder and searched cross-scale residual connections (the release's models).
+
+Levels are resolutions: level ``l`` is ``H / 2**l``. Encoder block ``l`` (stride-2 3x3 conv, BN, act, 3x3 conv,
+BN, act) takes level ``l`` to ``l + 1``; the noise ``z`` sits at level 0 and ``e1 .. e5`` at levels 1..5.
+Decoder level ``L`` (rows ``add1 .. add5`` are levels 0..4) is ``up(previous) + selected sources`` followed by
+BN, 3x3 conv, BN, act, 3x3 conv, BN, act, 1x1 conv, BN, act. ``links[L][c]`` selects source ``c`` (``z, e1 ..
+e4``) for decoder level ``L``; features are added, so every path ends with ``width`` channels:
+
+* same level: a 1x1 conv, BN, act block per level;
+* finer to coarser: a chain of per-level stride-2 3x3 conv, BN, act blocks;
+* coarser to finer: a chain of per-level upsampling cells (progressive upsampling).
+
+Each per-level block is one module shared by every path crossing that level. As in the release, every block
+exists whatever the links (so parameter counts match it); unused ones receive no gradient.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nasdip.nn.cell import Cell, build_cell
+from nasdip.nn.config import NetConfig
+from nasdip.nn.layers import conv, conv_bn_act
+
+LEVELS = 5
+ROWS = tuple(f"add{r}" for r in range(1, LEVELS + 1))
+SOURCES = ("z", "e1", "e2", "e3", "e4")
+
+Links = tuple[tuple[int, ...], ...]
+
+
+def parse_links(text: str) -> Links:
+    """``"10010 11001 01100 00110 00011"`` (rows add1..add5, columns z e1 e2 e3 e4) -> 5x5 tuple."""
+    rows = text.split()
+    if len(rows) != LEVELS or any(len(row) != LEVELS or set(row) - {"0", "1"} for row in rows):
+        raise ValueError(f"expected 5 groups of 5 binary digits, got {text!r}")
+    return tuple(tuple(int(bit) for bit in row) for row in rows)
+
+
+def format_links(links: Links) -> str:
+    """Inverse of :func:`parse_links`."""
+    return " ".join("".join(str(bit) for bit in row) for row in links)
+
+
+class CrossScaleNet(nn.Module):
+    """Encoder-decoder with searched cross-scale connections; every upsampler is ``cell``."""
+
+    def __init__(self, config: NetConfig, cell: Cell, links: Links) -> None:
+        super().__init__()
+        width, pad, act = config.width, config.pad, config.activation
+        source_channels = [config.input_depth] + [width] * (LEVELS - 1)
+        self.links = links
+        self.encoders = nn.ModuleList(
+            nn.Sequential(*conv_bn_act(c, width, 3, 2, pad, act), *conv_bn_act(width, width, 3, 1, pad, act))
+            for c in source_channels
+        )
+        self.same_level = nn.ModuleList(nn.Sequential(*conv_bn_act(c, width, 1, 1, pad, act)) for c in source_channels)
+        self.downs = nn.ModuleList(nn.Sequential(*conv_bn_act(c, width, 3, 2, pad, act)) for c in source_channels[:-1])
+        self.cross_ups = nn.ModuleList(build_cell(cell, width, width) for _ in range(LEVELS - 1))
+        self.ups = nn.ModuleList(build_cell(cell, width, width) for _ in range(LEVELS))
+        self.decoders = nn.ModuleList(
+            nn.Sequential(
+                nn.BatchNorm2d(width),
+                *conv_bn_act(width, width, 3, 1, pad, act),
+                *conv_bn_act(width, width, 3, 1, pad, act),
+                *conv_bn_act(width, width, 1, 1, pad, act),
+            )
+            for _ in range(LEVELS)
+        )
+        self.head = conv(width, config.out_channels, 1, pad=pad)
+        self.sigmoid = config.sigmoid
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        features = [z]
+        for encoder in self.encoders:
+            features.append(encoder(features[-1]))
+        moved: dict[tuple[int, int], torch.Tensor] = {}
+
+        def carry(source: int, level: int) -> torch.Tensor:
+            """Source ``source``'s features brought to ``level`` through the shared per-level blocks."""
+            if level == source:
+                return features[source]
+            if (source, level) not in moved:
+                if level > source:
+                    moved[source, level] = self.downs[level - 1](carry(source, level - 1))
+                else:
+                    moved[source, level] = self.cross_ups[level](carry(source, level + 1))
+            return moved[source, level]
+
+        y = features[LEVELS]
+        for level in reversed(range(LEVELS)):
+            total = self.ups[level](y)
+            for source, on in enumerate(self.links[level]):
+                if on:
+                    path = self.same_level[level](features[level]) if source == level else carry(source, level)
+                    total = total + path
+            y = self.decoders[level](total)
+        out = self.head(y)
+        return torch.sigmoid(out) if self.sigmoid else out

@@ -1,0 +1,1 @@
+"""Built-in plugins: search spaces, rewards, executors, loggers."""
