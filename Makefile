@@ -17,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/nasdip plugins
+	$(BIN)/nasdip restore --task sr --scale 4 --crop 128 --width 32 --iters 400 --out nasdip-out
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -24,7 +24,11 @@ LOAD_PLUGINS_ENV = "NASDIP_LOAD_PLUGINS"
 #: Modules registered as default plugins, in this order.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "nasdip.plugins.spaces",
+    "nasdip.plugins.tensorboard",
     "nasdip.searchers.random",
+    "nasdip.tasks.sr",
+    "nasdip.tasks.denoise",
+    "nasdip.tasks.inpaint",
 )
 
 

@@ -36,8 +36,7 @@ def test_hook_has_a_docstring_and_types(hook):
 
 
 #: Hooks whose callers land with a later issue (engine, search, executors); emptied as they land.
-PENDING = {"register_tasks", "register_executors", "register_rewards", "run_started", "fit_progress",
-           "fit_finished", "trial_finished", "search_finished", "run_finished"}
+PENDING = {"register_executors", "register_rewards", "trial_finished", "search_finished"}
 
 
 @pytest.mark.parametrize("hook", sorted(set(HOOKS) - PENDING))

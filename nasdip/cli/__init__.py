@@ -1,8 +1,9 @@
 """The ``nasdip`` command line: a click group whose commands live in one module each and load lazily.
 
-Built-in commands are listed in :data:`BUILTIN_COMMANDS` (name -> ``module:attribute``); plugins add theirs
-through the ``register_commands`` hook. User mistakes (:class:`nasdip.errors.NasdipError`) become one-line
-errors: exit code 2 for usage errors, 1 for the rest.
+Built-in commands are listed in :data:`BUILTIN_COMMANDS` (name -> ``module:attribute``, a command or a function
+building one); plugins add theirs
+through the ``register_commands`` hook. User mistakes (:class:`nasdip.errors.NasdipError`, click's usage errors)
+become one-line errors: exit code 2 for usage errors, 1 for the rest.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from nasdip.errors import NasdipError, UsageError
 
 BUILTIN_COMMANDS: dict[str, str] = {
     "archs": "nasdip.cli.archs:archs_command",
+    "bench": "nasdip.cli.bench:bench_command",
     "plugins": "nasdip.cli.plugins:plugins_command",
+    "restore": "nasdip.cli.restore:restore_command",
 }
 
 
@@ -61,15 +64,20 @@ class NasdipGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in BUILTIN_COMMANDS:
             module_name, attribute = BUILTIN_COMMANDS[cmd_name].split(":")
-            return getattr(importlib.import_module(module_name), attribute)
+            command = getattr(importlib.import_module(module_name), attribute)
+            return command if isinstance(command, click.Command) else command()
         self._load_plugin_commands()
         return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:  # one line: the message and where to look for help
+            path = error.ctx.command_path if error.ctx else ctx.command_path
+            raise click.UsageError(f"{error.format_message()} (see '{path} --help')") from None
         except UsageError as error:
-            raise click.UsageError(str(error), ctx) from None
+            command = ctx.invoked_subcommand or ""
+            raise click.UsageError(f"{error} (see '{ctx.command_path} {command} --help')".replace("  ", " ")) from None
         except NasdipError as error:
             raise click.ClickException(str(error)) from None
 

@@ -1,0 +1,85 @@
+"""``nasdip bench``: restore a folder of clean images, degraded as the paper does, with several architectures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nasdip.cli.fit_options import fit_options, settings_from
+from nasdip.cli.params import RegistryName
+from nasdip.cli.progress import FitProgress
+from nasdip.cli.task_options import build_command, pop_task_values, task_options
+
+ORACLE_NOTE = ("* PSNR max: the best PSNR over all iterations against the ground truth, an oracle no user has "
+               "(the NAS-DIP release reports it); PSNR is the final iterate.")
+
+
+def run_bench_command(task_name: str, images_dir: Path, arch_specs: tuple[str, ...], crop: int | None, iters: int | None,
+                      lr: float | None, seed: int, device: str, precision: str, width: int, out_dir: Path | None,
+                      logdir: Path | None, as_json: bool, quiet: bool, **task_values: Any) -> None:
+    """Benchmark architectures on clean images degraded by the task: PSNR, oracle max PSNR, SSIM, seconds."""
+    from nasdip import registry
+    from nasdip.benchmark import format_table, list_images, means, run_bench
+    from nasdip.catalog import resolve_arch
+    from nasdip.events import RunInfo
+    from nasdip.nn.config import NetConfig
+    from nasdip.plugin_manager import notify
+
+    task = registry.get("tasks", task_name)(**pop_task_values(task_name, task_values))
+    images = list_images(images_dir)
+    specs = arch_specs or tuple(dict.fromkeys(("dip-skip", task.default_arch)))
+    archs = [resolve_arch(spec) for spec in specs]
+    settings = settings_from(task.settings(), iters, lr, seed, device, precision)
+    config = NetConfig(width=width)
+    run = RunInfo("bench", logdir, config={"task": task.describe(), "archs": [a.label for a in archs],
+                                           "crop": crop, "width": width, **settings.to_dict()})
+    progress = FitProgress(settings.iters * len(images) * len(archs), f"bench {task.name}", quiet)
+    notify("run_started", run=run)
+    try:
+        rows = run_bench(task, images, archs, config, settings, crop, run=run, callbacks=(progress.callback,),
+                         on_fit_start=progress.start, out_dir=out_dir)
+    finally:
+        progress.close()
+        notify("run_finished", run=run)
+    summary = means(rows)
+    failed = sum(entry["failed"] for entry in summary)
+    if as_json:
+        click.echo(json.dumps({"task": task.name, "options": task.values, "crop": crop, "width": width,
+                               "settings": settings.to_dict(), "rows": rows, "means": summary}))
+    else:
+        click.echo(f"{task.describe()}: {len(images)} images from {images_dir}, crop {crop or 'none'}, "
+                   f"width {width}, {settings.iters} steps, seed {seed}")
+        for image in dict.fromkeys(row["image"] for row in rows):
+            image_rows = [row for row in rows if row["image"] == image]
+            click.echo(f"{image} ({image_rows[0]['size']})")
+            for line in format_table(image_rows):
+                click.echo(line)
+        click.echo(f"mean over {len(images)} images")
+        for line in format_table([{**entry, "error": None} for entry in summary]):
+            click.echo(line)
+        click.echo(ORACLE_NOTE)
+    if failed:
+        raise click.ClickException(f"{failed} fit(s) failed; see the table")
+
+
+def bench_command() -> click.Command:
+    """The ``bench`` command, with the options of every registered task."""
+    return build_command("bench", run_bench_command, [
+        click.option("--task", "task_name", type=RegistryName("tasks"), required=True, help="Restoration task."),
+        task_options,
+        click.option("--images", "images_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+                     help="Directory of clean ground-truth images."),
+        click.option("--arch", "arch_specs", multiple=True, help="Preset or architecture file (repeatable; default: "
+                     "dip-skip and the task's preset)."),
+        click.option("--crop", type=click.IntRange(8), default=None, help="Centre-crop every image to this side (cheap CPU runs)."),
+        fit_options,
+        click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+                     help="Also write every restored image here."),
+        click.option("--logdir", type=click.Path(path_type=Path, file_okay=False), default=None,
+                     help="Write TensorBoard curves and images here."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ])

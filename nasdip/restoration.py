@@ -1,0 +1,113 @@
+"""One restoration from start to files: build the problem from user inputs, fit, write outputs atomically."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from nasdip.arch import Arch
+from nasdip.errors import NasdipError
+from nasdip.events import RunInfo
+from nasdip.fit import FitResult, FitSettings
+from nasdip.imageio import ImageInfo, builtin_photo, center_crop, load_image, save_image
+from nasdip.nn.config import NetConfig
+from nasdip.task import Problem, Task
+
+BUILTIN_NAME = "grace_hopper"
+#: Side of the centre crop of the built-in photo when ``--crop`` is not given (small enough for a CPU).
+BUILTIN_CROP = 128
+
+
+def generator(seed: int) -> torch.Generator:
+    """The CPU generator that draws degradations (noise, masks) for ``seed``."""
+    return torch.Generator().manual_seed(seed)
+
+
+def crop_square(image: torch.Tensor, side: int | None) -> torch.Tensor:
+    """Centre crop to ``side x side`` (each side capped at the image's)."""
+    if side is None:
+        return image
+    return center_crop(image, min(side, image.shape[-2]), min(side, image.shape[-1]))
+
+
+def builtin_problem(task: Task, seed: int, crop: int | None = None) -> Problem:
+    """The built-in photograph, centre-cropped and degraded by ``task``; its clean original is the truth."""
+    photo, _ = builtin_photo()
+    clean = task.prepare_clean(crop_square(photo, crop or BUILTIN_CROP))
+    problem = task.degrade(clean, generator(seed), name=BUILTIN_NAME)
+    return replace(problem, info=ImageInfo(None, clean.shape[1], 8))
+
+
+def user_problem(task: Task, image: Path, ground_truth: Path | None = None) -> Problem:
+    """A degraded image the user has (and optionally its ground truth)."""
+    observation, info = load_image(image)
+    problem = task.observe(observation, info, name=Path(image).stem)
+    if ground_truth is None:
+        return problem
+    clean, _ = load_image(ground_truth)
+    if clean.shape[1] != problem.channels:
+        raise NasdipError(f"{ground_truth}: has {clean.shape[1]} channels but the image has {problem.channels}")
+    if tuple(clean.shape[-2:]) != problem.output_size:
+        clean = task.prepare_clean(clean)
+    if tuple(clean.shape[-2:]) != problem.output_size:
+        height, width = problem.output_size
+        raise NasdipError(
+            f"{ground_truth}: ground truth is {clean.shape[-1]}x{clean.shape[-2]} but the restoration is {width}x{height}"
+        )
+    return replace(problem, clean=clean)
+
+
+def comparison(task: Task, problem: Problem, restored: torch.Tensor) -> torch.Tensor:
+    """Side by side: observation (nearest-upscaled) | baseline (if different) | restored | ground truth."""
+    size = problem.output_size
+    observation = F.interpolate(problem.observation.cpu(), size=size, mode="nearest")
+    panels = [observation]
+    baseline = task.baseline(problem).cpu()
+    if tuple(baseline.shape[-2:]) == size and not torch.equal(baseline, problem.observation.cpu()):
+        panels.append(baseline)
+    panels.append(restored.cpu())
+    if problem.clean is not None:
+        panels.append(problem.clean.cpu())
+    gap = torch.ones(1, problem.channels, size[0], 4)
+    row = [tensor for panel in panels for tensor in (panel.clamp(0, 1), gap)][:-1]
+    return torch.cat(row, dim=3)
+
+
+def restore(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
+            out_dir: Path, run: RunInfo | None = None, callbacks: tuple = ()) -> tuple[FitResult, dict[str, Any]]:
+    """Fit, then write the restored image (input's bit depth), extras and a comparison PNG into ``out_dir``."""
+    result = task.fit(problem, arch, config, settings, run=run, callbacks=callbacks)
+    bits = problem.info.bits if problem.info else 8
+    stem = f"{problem.name}_{task.name}"
+    written = {"output": str(save_image(out_dir / f"{stem}.png", result.output, bits))}
+    for key, tensor in result.extras.items():
+        written[key] = str(save_image(out_dir / f"{stem}_{key}.png", tensor, bits))
+    written["comparison"] = str(save_image(out_dir / f"{stem}_comparison.png", comparison(task, problem, result.output)))
+    report: dict[str, Any] = {
+        "task": task.name,
+        "options": dict(task.values),
+        "arch": arch.label,
+        "image": problem.name,
+        "psnr": result.metrics.get("psnr"),
+        "ssim": result.metrics.get("ssim"),
+        "psnr_max": result.metrics.get("psnr_max"),
+        "psnr_max_step": result.metrics.get("psnr_max_step"),
+        "iters": result.iters,
+        "seconds": round(result.seconds, 3),
+        "seconds_per_step": round(result.seconds / max(result.iters, 1), 5),
+        "rollbacks": result.rollbacks,
+        "seed": settings.seed,
+        "device": result.device,
+        "precision": settings.precision,
+        "width": config.width,
+        **written,
+    }
+    if problem.clean is not None:
+        baseline = task.metrics(task.baseline(problem).cpu(), problem.clean.cpu())
+        report[f"{task.baseline_name}_psnr"] = baseline["psnr"]
+        report[f"{task.baseline_name}_ssim"] = baseline["ssim"]
+    return result, report

@@ -1,0 +1,167 @@
+"""The task interface: a degradation, its fitting objective, default hyper-parameters, metrics and options.
+
+A task turns a clean image into an observation (:meth:`Task.degrade`, for benchmarks and searches) or wraps an
+observation a user already has (:meth:`Task.observe`), and defines how a network output is compared with it
+(:meth:`Task.loss`, through the task's forward operator) and how a restoration is scored. Tasks that fit more
+than one network, or fit to a data set rather than one image, override :meth:`Task.fit`; the core only ever
+calls that method.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+
+from nasdip.errors import NasdipError, UsageError
+from nasdip.metrics import psnr, ssim
+
+if TYPE_CHECKING:
+    from nasdip.arch import Arch
+    from nasdip.events import RunInfo
+    from nasdip.fit import FitResult, FitSettings
+    from nasdip.imageio import ImageInfo
+    from nasdip.nn.config import NetConfig
+
+
+@dataclass(frozen=True)
+class TaskOption:
+    """A task-specific setting, exposed on the command line as ``--<name>`` (underscores become dashes).
+
+    ``type`` is a click parameter type or a Python type; ``choices`` restricts the values.
+    """
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass
+class Problem:
+    """One restoration to perform.
+
+    Attributes:
+        observation: what the fit must explain, ``(1, C, h, w)`` in [0, 1] (a low-resolution, noisy or masked image).
+        output_size: ``(H, W)`` of the restored image.
+        clean: the ground truth at ``output_size`` when known (benchmarks, searches, ``--gt``).
+        mask: known-pixel mask ``(1, 1, H, W)`` (inpainting), else ``None``.
+        name: a label for tables and logs.
+        info: the input file's mode and bit depth (outputs are written alike).
+        extras: task-specific tensors (e.g. a transmission map); moved to the device with the rest.
+    """
+
+    observation: torch.Tensor
+    output_size: tuple[int, int]
+    clean: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+    name: str = "image"
+    info: ImageInfo | None = None
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def channels(self) -> int:
+        return self.observation.shape[1]
+
+    def to(self, device: torch.device | str) -> Problem:
+        """A copy with every tensor on ``device``."""
+
+        def move(tensor):
+            return None if tensor is None else tensor.to(device)
+
+        return replace(self, observation=move(self.observation), clean=move(self.clean), mask=move(self.mask),
+                       extras={key: move(value) for key, value in self.extras.items()})
+
+
+class Task(ABC):
+    """Base class of restoration tasks; subclasses set ``name``, ``help``, ``options`` and the abstract methods."""
+
+    name: ClassVar[str] = ""
+    help: ClassVar[str] = ""
+    options: ClassVar[tuple[TaskOption, ...]] = ()
+    #: What the task's first baseline is called in tables (``bicubic``, ``noisy``, ``masked`` ...).
+    baseline_name: ClassVar[str] = "input"
+    #: Smallest observation side the task accepts.
+    min_size: ClassVar[int] = 8
+    #: The architecture used when the user names none.
+    default_arch: ClassVar[str] = "dip-skip"
+
+    def __init__(self, **values: Any) -> None:
+        known = {option.name: option for option in self.options}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            flags = ", ".join(option.flag for option in self.options) or "none"
+            raise UsageError(f"task {self.name!r} has no option --{unknown[0].replace('_', '-')} (its options: {flags})")
+        self.values = {name: option.default for name, option in known.items()}
+        for name, value in values.items():
+            option = known[name]
+            if option.choices is not None and value not in option.choices:
+                raise UsageError(f"{option.flag} must be one of {', '.join(map(str, option.choices))}, got {value!r}")
+            self.values[name] = value
+
+    # -- what a task defines -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def settings(self) -> FitSettings:
+        """The paper's fitting hyper-parameters for this task (and its options)."""
+
+    @abstractmethod
+    def degrade(self, clean: torch.Tensor, generator: torch.Generator, name: str = "image") -> Problem:
+        """Synthesise the observation from a clean image (the paper's protocol), keeping ``clean`` as truth."""
+
+    @abstractmethod
+    def observe(self, observation: torch.Tensor, info: ImageInfo | None = None, name: str = "image") -> Problem:
+        """Wrap an observation a user already has (a low-resolution, noisy or masked photo)."""
+
+    def operator(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
+        """The forward operator ``A``: a network output mapped into observation space (identity by default)."""
+        return output
+
+    def loss(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
+        """Data term of the fit: ``mean((A(output) - observation)^2)``."""
+        return (self.operator(output, problem) - problem.observation).square().mean()
+
+    def score(self, restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+        """The task's headline metric (PSNR in dB), as a tensor on the device (no host synchronisation)."""
+        return psnr(restored, clean)[0]
+
+    def metrics(self, restored: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
+        """Every reported metric of a restoration against its ground truth."""
+        return {"psnr": float(self.score(restored, clean)), "ssim": float(ssim(restored, clean)[0])}
+
+    def baseline(self, problem: Problem) -> torch.Tensor:
+        """The naive restoration to compare with, at the output size (default: the observation itself)."""
+        return problem.observation
+
+    def prepare_clean(self, clean: torch.Tensor) -> torch.Tensor:
+        """Crop or otherwise prepare a clean image before :meth:`degrade` (default: unchanged)."""
+        return clean
+
+    def fit(self, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
+            run: RunInfo | None = None, callbacks: tuple = ()) -> FitResult:
+        """Restore ``problem`` with a network of architecture ``arch`` (default: the DIP fitting engine)."""
+        from nasdip.fit import fit
+
+        return fit(self, problem, arch, config, settings, run=run, callbacks=callbacks)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def check_size(self, image: torch.Tensor, what: str = "image") -> None:
+        """Refuse images too small to restore."""
+        height, width = image.shape[-2:]
+        if min(height, width) < self.min_size:
+            raise NasdipError(
+                f"{what} is {width}x{height}; task {self.name!r} needs at least {self.min_size}x{self.min_size} pixels"
+            )
+
+    def describe(self) -> str:
+        """``name (option=value, ...)`` for tables and logs."""
+        values = ", ".join(f"{key}={value}" for key, value in self.values.items())
+        return f"{self.name} ({values})" if values else self.name
