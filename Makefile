@@ -16,8 +16,13 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 	$(BIN)/python -m pip install -qq -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
+# The main job: a small RL search on crops of the built-in photo, then a restoration with the found arch.
 run: $(STAMP)
-	$(BIN)/nasdip restore --task sr --scale 4 --crop 128 --width 32 --iters 400 --out nasdip-out
+	rm -rf nasdip-out/search
+	$(BIN)/nasdip search --searcher rl --task sr --scale 4 --budget 6 --iters 150 --crop 64 --width 16 \
+		--run-dir nasdip-out/search
+	$(BIN)/nasdip restore --task sr --scale 4 --arch nasdip-out/search/best.json --crop 128 --width 32 \
+		--iters 400 --out nasdip-out
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

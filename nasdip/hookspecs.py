@@ -120,6 +120,14 @@ def trial_finished(run: RunInfo, trial: Trial) -> None:
 
 
 @hookspec
+def searcher_progress(run: RunInfo, step: int, scalars: Mapping[str, float]) -> None:
+    """A searcher reports internal numbers (controller entropy and baseline, mixture weights, ...).
+
+    ``step`` is the searcher's own counter (controller updates, super-network steps).
+    """
+
+
+@hookspec
 def search_finished(run: RunInfo, summary: SearchSummary) -> None:
     """A search finished its budget; ``summary`` holds the best architecture and the run's totals."""
 
@@ -142,6 +150,7 @@ LIFECYCLE_HOOKS = (
     "fit_progress",
     "fit_finished",
     "trial_finished",
+    "searcher_progress",
     "search_finished",
     "run_finished",
 )

@@ -25,7 +25,12 @@ LOAD_PLUGINS_ENV = "NASDIP_LOAD_PLUGINS"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "nasdip.plugins.spaces",
     "nasdip.plugins.tensorboard",
+    "nasdip.plugins.rewards",
+    "nasdip.plugins.executors",
     "nasdip.searchers.random",
+    "nasdip.searchers.evolution",
+    "nasdip.searchers.rl",
+    "nasdip.searchers.darts",
     "nasdip.tasks.sr",
     "nasdip.tasks.denoise",
     "nasdip.tasks.inpaint",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -16,18 +17,24 @@ from nasdip.arch import Arch
 from nasdip.space import Space
 
 
+def _ignore(scalars: dict[str, float], step: int) -> None:
+    """Default log sink."""
+
+
 @dataclass
 class SearchContext:
-    """What a searcher may know about the run besides its space: the task, images, fidelity and device.
+    """What a searcher may know about the run besides its space.
 
-    Only searchers that optimise through the fitting objective itself (``darts``) need more than ``seed``.
+    Only searchers that optimise through the fitting objective itself (``darts``) need ``task``, ``problems``,
+    ``settings`` and ``config``; every searcher may ``log`` scalars (controller entropy, mixture weights, ...),
+    which reach loggers through the ``searcher_progress`` hook.
     """
 
     task: Any = None
-    images: list[Any] = field(default_factory=list)
-    fidelity: Any = None
-    device: str = "cpu"
-    run: Any = None
+    problems: list[Any] = field(default_factory=list)
+    settings: Any = None
+    config: Any = None
+    log: Callable[[dict[str, float], int], None] = _ignore
 
 
 class Searcher(ABC):
@@ -68,7 +75,8 @@ class Searcher(ABC):
         return False
 
     def state_dict(self) -> dict[str, Any]:
-        """JSON-serialisable state for resuming; subclasses extend it."""
+        """State for resuming (saved with ``torch.save``: tensors, numbers, strings, lists and dicts);
+        subclasses extend it."""
         version, internal, gauss = self.rng.getstate()
         return {"rng": [version, list(internal), gauss]}
 

@@ -87,8 +87,12 @@ class Space(ABC):
         """Readable lines summarising ``arch``; default: one line per decision."""
         return [f"{decision.name}: {arch.choices[decision.name]}" for decision in self.decisions]
 
-    def build_supernet(self, config: NetConfig) -> SuperNet:
-        """A network in which each decision is a softmax-weighted mixture of its choices (differentiable search)."""
+    def build_supernet(self, config: NetConfig, arch_logits: nn.ParameterDict | None = None) -> SuperNet:
+        """A network in which each decision is a softmax-weighted mixture of its choices (differentiable search).
+
+        ``arch_logits`` (one vector per decision) may be shared between several super-networks; new zero logits
+        are made when it is ``None``. The result maps noise to images like :meth:`build`.
+        """
         raise NasdipError(f"search space {self.name!r} has no super-network for differentiable search")
 
     # -- generic operations ------------------------------------------------------------------------------
@@ -142,6 +146,16 @@ class Space(ABC):
         for decision in self.decisions:
             options = [c for c, ok in zip(decision.choices, self.allowed(decision, choices), strict=True) if ok]
             choices[decision.name] = rng.choice(options)
+        return Arch(self.name, choices)
+
+    def derive(self, logits: Mapping[str, Sequence[float]]) -> Arch:
+        """The architecture taking, decision by decision, the allowed choice with the largest logit."""
+        choices: dict[str, Choice] = {}
+        for decision in self.decisions:
+            mask = self.allowed(decision, choices)
+            values = [float(v) for v in logits[decision.name]]
+            best = max((value, -position) for position, (value, ok) in enumerate(zip(values, mask, strict=True)) if ok)
+            choices[decision.name] = decision.choices[-best[1]]
         return Arch(self.name, choices)
 
     def encode(self, arch: Arch) -> tuple[int, ...]:

@@ -124,9 +124,14 @@ class Task(ABC):
         """The forward operator ``A``: a network output mapped into observation space (identity by default)."""
         return output
 
+    def residual(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
+        """Per-pixel misfit in observation space, ``A(output) - observation`` (differentiable search splits its
+        pixels between the weight and architecture steps)."""
+        return self.operator(output, problem) - problem.observation
+
     def loss(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
-        """Data term of the fit: ``mean((A(output) - observation)^2)``."""
-        return (self.operator(output, problem) - problem.observation).square().mean()
+        """The fitting loss: ``mean(residual^2)``."""
+        return self.residual(output, problem).square().mean()
 
     def score(self, restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
         """The task's headline metric (PSNR in dB), as a tensor on the device (no host synchronisation)."""

@@ -13,6 +13,7 @@ from nasdip.nn.cell import CELL_DECISION_NAMES, CELL_DECISIONS, Cell, cell_allow
 from nasdip.nn.config import NetConfig
 from nasdip.nn.crossscale import LEVELS, ROWS, SOURCES, CrossScaleNet, Links, parse_links
 from nasdip.nn.skip import BILINEAR_CELL, SkipNet
+from nasdip.nn.supernet import MixedCell, SuperNet, new_arch_logits
 from nasdip.space import Decision, Space
 
 CELL = tuple(Decision(name, choices, help, depends) for name, choices, help, depends in CELL_DECISIONS)
@@ -32,6 +33,11 @@ def link_choices(links: Links | str) -> dict[str, int]:
     """Choices for a link matrix given as a matrix or as ``"10010 11001 ..."``."""
     matrix = parse_links(links) if isinstance(links, str) else links
     return {f"{row}_{source}": matrix[r][c] for r, row in enumerate(ROWS) for c, source in enumerate(SOURCES)}
+
+
+def relaxed_links(net: SuperNet):
+    """Link weights of a super-network: the probability of each link's ``on`` choice."""
+    return lambda level, source: net.link_weight(ROWS[level], SOURCES[source])
 
 
 def describe_links(links: Links) -> list[str]:
@@ -64,6 +70,10 @@ class UpsampleCellSpace(Space):
     def build(self, arch: Arch, config: NetConfig) -> nn.Module:
         return SkipNet(config, Cell.from_choices(arch.choices))
 
+    def build_supernet(self, config: NetConfig, arch_logits: nn.ParameterDict | None = None) -> SuperNet:
+        return SuperNet(new_arch_logits(self.decisions) if arch_logits is None else arch_logits,
+                        lambda net: SkipNet(config, lambda c_in, c_out: MixedCell(c_in, c_out, net.mixture)))
+
     def describe(self, arch: Arch) -> list[str]:
         return ["backbone: DIP skip hourglass", describe_cell(Cell.from_choices(arch.choices))]
 
@@ -80,6 +90,11 @@ class CrossScaleSpace(Space):
 
     def build(self, arch: Arch, config: NetConfig) -> nn.Module:
         return CrossScaleNet(config, BILINEAR_CELL, links_of(arch.choices))
+
+    def build_supernet(self, config: NetConfig, arch_logits: nn.ParameterDict | None = None) -> SuperNet:
+        self.check_config(config)
+        return SuperNet(new_arch_logits(self.decisions) if arch_logits is None else arch_logits,
+                        lambda net: CrossScaleNet(config, BILINEAR_CELL, relaxed_links(net)))
 
     def describe(self, arch: Arch) -> list[str]:
         return ["backbone: NAS-DIP encoder-decoder", describe_cell(BILINEAR_CELL), *describe_links(links_of(arch.choices))]
@@ -102,6 +117,12 @@ class NasdipSpace(Space):
 
     def build(self, arch: Arch, config: NetConfig) -> nn.Module:
         return CrossScaleNet(config, Cell.from_choices(arch.choices), links_of(arch.choices))
+
+    def build_supernet(self, config: NetConfig, arch_logits: nn.ParameterDict | None = None) -> SuperNet:
+        self.check_config(config)
+        return SuperNet(new_arch_logits(self.decisions) if arch_logits is None else arch_logits,
+                        lambda net: CrossScaleNet(config, lambda c_in, c_out: MixedCell(c_in, c_out, net.mixture),
+                                                  relaxed_links(net)))
 
     def presets(self) -> Sequence[Arch]:
         released = (

@@ -80,3 +80,45 @@ def fit_finished(run, result) -> None:
 def run_finished(run) -> None:
     if run.logdir is not None:
         close_writers(str(run.logdir))
+
+
+@hookimpl
+def trial_finished(run, trial) -> None:
+    if run.logdir is None:
+        return
+    writer = writer_for(run.logdir)
+    if trial.reward is not None:
+        writer.add_scalar("search/reward", trial.reward, trial.index)
+    if trial.status == "failed":
+        writer.add_scalar("search/failed", 1.0, trial.index)
+    if trial.best_reward is not None:
+        writer.add_scalar("search/best_reward", trial.best_reward, trial.index)
+        writer.add_scalar("search/best_reward_vs_seconds", trial.best_reward, int(trial.elapsed))
+    writer.flush()
+
+
+@hookimpl
+def searcher_progress(run, step: int, scalars: Mapping[str, float]) -> None:
+    if run.logdir is None:
+        return
+    writer = writer_for(run.logdir)
+    for key, value in scalars.items():
+        writer.add_scalar(f"searcher/{key}", value, step)
+
+
+@hookimpl
+def search_finished(run, summary) -> None:
+    if run.logdir is None:
+        return
+    writer = writer_for(run.logdir)
+    config = run.config
+    fidelity = config.get("fidelity", {})
+    hparams = {"searcher": summary.searcher, "space": summary.space, "task": summary.task,
+               "reward": config.get("reward", ""), "budget": config.get("budget", 0), "seed": config.get("seed", 0),
+               **{f"fidelity_{key}": value if value is not None else 0 for key, value in fidelity.items()}}
+    metrics = {"hparam/best_reward": summary.best_reward if summary.best_reward is not None else float("nan"),
+               "hparam/evaluated": summary.evaluated, "hparam/seconds": summary.seconds}
+    writer.add_hparams(hparams, metrics, run_name=".")
+    if summary.best_output is not None:
+        writer.add_image("search/best_restoration", summary.best_output[0].clamp(0, 1), summary.trials)
+    writer.flush()

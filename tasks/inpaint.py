@@ -67,8 +67,8 @@ class Inpainting(Task):
         mask = self.load_mask(tuple(observation.shape[-2:]), None)
         return Problem(apply_mask(observation, mask), tuple(observation.shape[-2:]), mask=mask, name=name, info=info)
 
-    def loss(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
-        return (problem.mask * (output - problem.observation)).square().mean()
+    def residual(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
+        return problem.mask * (output - problem.observation)
 
 
 @hookimpl

@@ -20,8 +20,10 @@ from nasdip.errors import NasdipError, UsageError
 BUILTIN_COMMANDS: dict[str, str] = {
     "archs": "nasdip.cli.archs:archs_command",
     "bench": "nasdip.cli.bench:bench_command",
+    "compare": "nasdip.cli.compare:compare_command",
     "plugins": "nasdip.cli.plugins:plugins_command",
     "restore": "nasdip.cli.restore:restore_command",
+    "search": "nasdip.cli.search:search_command",
 }
 
 
@@ -82,7 +84,7 @@ class NasdipGroup(click.Group):
             raise click.ClickException(str(error)) from None
 
 
-@click.group(cls=NasdipGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="nasdip", cls=NasdipGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nasdip")
 def cli() -> None:
     """Neural architecture search for Deep Image Prior.

@@ -19,7 +19,7 @@ class PaddedNet(nn.Module):
     The released models crash unless H and W are multiples of 32; this wrapper accepts any size (61x47, ...).
     """
 
-    def __init__(self, net: nn.Module, multiple: int, min_size: int, arch: Arch, config: NetConfig) -> None:
+    def __init__(self, net: nn.Module, multiple: int, min_size: int, arch: Arch | None, config: NetConfig) -> None:
         super().__init__()
         self.net = net
         self.multiple = multiple

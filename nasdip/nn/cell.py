@@ -22,7 +22,7 @@ crashes when C_in is not a multiple of C_out).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 import torch
@@ -220,3 +220,12 @@ def build_cell(cell: Cell, c_in: int, c_out: int) -> nn.Sequential:
     if cell.transform != "identity":
         layers.append(activation(act))
     return nn.Sequential(*layers)
+
+
+#: Something that builds an upsampler ``(c_in, c_out) -> module``: a cell, or a factory such as a mixed cell.
+Upsampler = Cell | Callable[[int, int], nn.Module]
+
+
+def make_upsampler(upsampler: Upsampler, c_in: int, c_out: int) -> nn.Module:
+    """Build one upsampling module from a :class:`Cell` or a factory."""
+    return build_cell(upsampler, c_in, c_out) if isinstance(upsampler, Cell) else upsampler(c_in, c_out)

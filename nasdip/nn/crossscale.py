@@ -16,10 +16,12 @@ exists whatever the links (so parameter counts match it); unused ones receive no
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
-from nasdip.nn.cell import Cell, build_cell
+from nasdip.nn.cell import Upsampler, make_upsampler
 from nasdip.nn.config import NetConfig
 from nasdip.nn.layers import conv, conv_bn_act
 
@@ -28,6 +30,8 @@ ROWS = tuple(f"add{r}" for r in range(1, LEVELS + 1))
 SOURCES = ("z", "e1", "e2", "e3", "e4")
 
 Links = tuple[tuple[int, ...], ...]
+#: A link weight per (decoder level, source): 0/1 for a fixed pattern, a tensor in a super-network.
+LinkWeight = Callable[[int, int], "float | torch.Tensor"]
 
 
 def parse_links(text: str) -> Links:
@@ -44,21 +48,25 @@ def format_links(links: Links) -> str:
 
 
 class CrossScaleNet(nn.Module):
-    """Encoder-decoder with searched cross-scale connections; every upsampler is ``cell``."""
+    """Encoder-decoder with searched cross-scale connections; every upsampler is ``cell``.
 
-    def __init__(self, config: NetConfig, cell: Cell, links: Links) -> None:
+    ``links`` is a 5x5 0/1 pattern or, in a super-network, a function giving each link's weight.
+    """
+
+    def __init__(self, config: NetConfig, cell: Upsampler, links: Links | LinkWeight) -> None:
         super().__init__()
         width, pad, act = config.width, config.pad, config.activation
         source_channels = [config.input_depth] + [width] * (LEVELS - 1)
         self.links = links
+        self.link_weight: LinkWeight = links if callable(links) else (lambda level, source: links[level][source])
         self.encoders = nn.ModuleList(
             nn.Sequential(*conv_bn_act(c, width, 3, 2, pad, act), *conv_bn_act(width, width, 3, 1, pad, act))
             for c in source_channels
         )
         self.same_level = nn.ModuleList(nn.Sequential(*conv_bn_act(c, width, 1, 1, pad, act)) for c in source_channels)
         self.downs = nn.ModuleList(nn.Sequential(*conv_bn_act(c, width, 3, 2, pad, act)) for c in source_channels[:-1])
-        self.cross_ups = nn.ModuleList(build_cell(cell, width, width) for _ in range(LEVELS - 1))
-        self.ups = nn.ModuleList(build_cell(cell, width, width) for _ in range(LEVELS))
+        self.cross_ups = nn.ModuleList(make_upsampler(cell, width, width) for _ in range(LEVELS - 1))
+        self.ups = nn.ModuleList(make_upsampler(cell, width, width) for _ in range(LEVELS))
         self.decoders = nn.ModuleList(
             nn.Sequential(
                 nn.BatchNorm2d(width),
@@ -91,10 +99,12 @@ class CrossScaleNet(nn.Module):
         y = features[LEVELS]
         for level in reversed(range(LEVELS)):
             total = self.ups[level](y)
-            for source, on in enumerate(self.links[level]):
-                if on:
-                    path = self.same_level[level](features[level]) if source == level else carry(source, level)
-                    total = total + path
+            for source in range(LEVELS):
+                weight = self.link_weight(level, source)
+                if not isinstance(weight, torch.Tensor) and not weight:
+                    continue
+                path = self.same_level[level](features[level]) if source == level else carry(source, level)
+                total = total + (weight * path if isinstance(weight, torch.Tensor) else path)
             y = self.decoders[level](total)
         out = self.head(y)
         return torch.sigmoid(out) if self.sigmoid else out

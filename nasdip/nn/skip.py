@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nasdip.nn.cell import Cell, build_cell
+from nasdip.nn.cell import Cell, Upsampler, make_upsampler
 from nasdip.nn.config import NetConfig
 from nasdip.nn.layers import conv, conv_bn_act
 
@@ -22,13 +22,13 @@ BILINEAR_CELL = Cell("bilinear", "spatial_first", "identity", 1, "none")
 class SkipLevel(nn.Module):
     """One level of the hourglass, holding the deeper levels inside it."""
 
-    def __init__(self, c_in: int, config: NetConfig, cell: Cell, deeper: SkipLevel | None) -> None:
+    def __init__(self, c_in: int, config: NetConfig, cell: Upsampler, deeper: SkipLevel | None) -> None:
         super().__init__()
         width, skip, pad, act = config.width, config.skip, config.pad, config.activation
         self.skip = nn.Sequential(*conv_bn_act(c_in, skip, 1, 1, pad, act)) if skip else None
         self.down = nn.Sequential(*conv_bn_act(c_in, width, 3, 2, pad, act), *conv_bn_act(width, width, 3, 1, pad, act))
         self.deeper = deeper
-        self.up = build_cell(cell, width, width)
+        self.up = make_upsampler(cell, width, width)
         self.merge = nn.Sequential(
             nn.BatchNorm2d(skip + width),
             *conv_bn_act(skip + width, width, 3, 1, pad, act),
@@ -46,9 +46,9 @@ class SkipLevel(nn.Module):
 
 
 class SkipNet(nn.Module):
-    """DIP's skip network; every upsampler is ``cell``."""
+    """DIP's skip network; every upsampler is ``cell`` (a :class:`Cell` or a factory, e.g. a mixed cell)."""
 
-    def __init__(self, config: NetConfig, cell: Cell = BILINEAR_CELL) -> None:
+    def __init__(self, config: NetConfig, cell: Upsampler = BILINEAR_CELL) -> None:
         super().__init__()
         level = None
         for i in reversed(range(config.depth)):

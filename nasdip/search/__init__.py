@@ -1,0 +1,1 @@
+"""Architecture search: candidate evaluation, the resumable run directory and the search driver."""

@@ -1,0 +1,83 @@
+"""Compare search runs: one summary row per run directory and best-so-far curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nasdip.files import atomic_write
+from nasdip.search.records import DUPLICATE, FAILED, OK
+from nasdip.search.rundir import RunDirectory
+
+
+def best_so_far(trials) -> list[dict[str, float]]:
+    """One point per evaluation: evaluations so far, best reward so far, seconds since the search started."""
+    points, best, evaluations = [], None, 0
+    for trial in trials:
+        if trial.status == DUPLICATE:
+            continue
+        evaluations += 1
+        if trial.status == OK and (best is None or trial.reward > best):
+            best = trial.reward
+        points.append({"evaluations": evaluations, "best_reward": best, "seconds": trial.elapsed})
+    return points
+
+
+def summarize_run(path: str | Path) -> dict[str, Any]:
+    """Searcher, task, counts, best reward and architecture, duration and curve of one run directory."""
+    from nasdip.catalog import space_of
+
+    run = RunDirectory.open(path)
+    config = run.config
+    trials = run.trials()
+    ok = [trial for trial in trials if trial.status == OK]
+    best = max(ok, key=lambda trial: trial.reward, default=None)
+    summary_lines: list[str] = []
+    if best is not None:
+        arch = best.architecture
+        summary_lines = [line for line in space_of(arch).describe(arch) if not line.startswith("backbone")]
+    options = ", ".join(f"{k}={v}" for k, v in config.get("task_values", {}).items())
+    return {
+        "run_dir": str(run.path),
+        "searcher": config["searcher"],
+        "space": config["space"],
+        "task": f"{config['task']} ({options})" if options else config["task"],
+        "reward": config["reward"],
+        "fidelity": config["fidelity"],
+        "seed": config["seed"],
+        "trials": len(trials),
+        "evaluated": sum(trial.status in (OK, FAILED) for trial in trials),
+        "failed": sum(trial.status == FAILED for trial in trials),
+        "duplicates": sum(trial.status == DUPLICATE for trial in trials),
+        "best_reward": best.reward if best else None,
+        "best_trial": best.index if best else None,
+        "best_arch": best.arch if best else None,
+        "best_summary": summary_lines,
+        "seconds": max((trial.elapsed for trial in trials), default=0.0),
+        "curve": best_so_far(trials),
+    }
+
+
+def plot_curves(summaries: list[dict[str, Any]], path: str | Path) -> Path:
+    """A PNG with best reward so far against evaluations and against wall-clock seconds, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (by_count, by_time) = plt.subplots(1, 2, figsize=(11, 4))
+    for summary in summaries:
+        points = [p for p in summary["curve"] if p["best_reward"] is not None]
+        label = f"{summary['searcher']} ({Path(summary['run_dir']).name})"
+        by_count.step([p["evaluations"] for p in points], [p["best_reward"] for p in points], where="post", label=label)
+        by_time.step([p["seconds"] for p in points], [p["best_reward"] for p in points], where="post", label=label)
+    reward = summaries[0]["reward"] if summaries else "reward"
+    by_count.set(xlabel="evaluations", ylabel=f"best {reward} so far")
+    by_time.set(xlabel="seconds", ylabel=f"best {reward} so far")
+    for axis in (by_count, by_time):
+        axis.grid(alpha=0.3)
+    by_count.legend(fontsize=8)
+    figure.tight_layout()
+    atomic_write(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110))
+    plt.close(figure)
+    return Path(path)

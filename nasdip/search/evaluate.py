@@ -1,0 +1,103 @@
+"""Candidate evaluation: fit an architecture on every search problem and turn the results into a reward.
+
+An :class:`EvalJob` is self-contained and picklable (architecture document, task name and options, problems as
+CPU tensors, settings), so executors can run it in another process or on another machine. Evaluation never
+raises: any error becomes a ``failed`` outcome carrying the error's text.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from nasdip.task import Problem
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How hard each candidate is fitted: steps, crop side of the search images, network width."""
+
+    iters: int
+    crop: int | None
+    width: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"iters": self.iters, "crop": self.crop, "width": self.width}
+
+
+def problem_to_dict(problem: Problem) -> dict[str, Any]:
+    """A problem as plain tensors and values (for ``torch.save`` and pickling)."""
+    return {"observation": problem.observation, "output_size": list(problem.output_size), "clean": problem.clean,
+            "mask": problem.mask, "name": problem.name, "extras": dict(problem.extras)}
+
+
+def problem_from_dict(data: dict[str, Any]) -> Problem:
+    return Problem(data["observation"], tuple(data["output_size"]), clean=data["clean"], mask=data["mask"],
+                   name=data["name"], extras=dict(data.get("extras", {})))
+
+
+@dataclass
+class EvalJob:
+    """Everything needed to evaluate one candidate, anywhere."""
+
+    trial: int
+    arch: dict[str, Any]
+    task: str
+    task_values: dict[str, Any]
+    problems: list[dict[str, Any]]
+    config: dict[str, Any]
+    settings: dict[str, Any]
+    reward: str
+
+
+@dataclass
+class EvalOutcome:
+    """The result of one :class:`EvalJob`: ``ok`` with a reward, or ``failed`` with an error."""
+
+    trial: int
+    status: str
+    reward: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+    outputs: list[torch.Tensor] = field(default_factory=list)
+
+
+def evaluate(job: EvalJob) -> EvalOutcome:
+    """Fit the candidate on every problem and compute its reward; errors become a failed outcome."""
+    from nasdip import registry
+    from nasdip.arch import Arch
+    from nasdip.catalog import validate
+    from nasdip.fit import FitSettings
+    from nasdip.nn.config import NetConfig
+    from nasdip.reward import RewardContext
+
+    start = time.perf_counter()
+    try:
+        task = registry.get("tasks", job.task)(**job.task_values)
+        reward = registry.get("rewards", job.reward)
+        arch = validate(Arch.from_dict(job.arch))
+        config = NetConfig(**job.config)
+        settings = FitSettings(**job.settings)
+        problems = [problem_from_dict(p) for p in job.problems]
+        results = [task.fit(problem, arch, config, settings) for problem in problems] if reward.needs_fit else []
+        value = reward(RewardContext(arch, task, problems, results, config))
+        if not math.isfinite(value):
+            raise FloatingPointError(f"reward is {value}")
+    except Exception as error:  # a failing candidate never kills a search
+        return EvalOutcome(job.trial, "failed", seconds=time.perf_counter() - start,
+                           error=f"{type(error).__name__}: {error}".strip())
+    metrics: dict[str, Any] = {}
+    if results:
+        for key in ("psnr", "ssim", "psnr_max"):
+            values = [result.metrics[key] for result in results if key in result.metrics]
+            if values:
+                metrics[key] = sum(values) / len(values)
+        metrics["per_image"] = {problem.name: result.metrics for problem, result in zip(problems, results, strict=True)}
+        metrics["rollbacks"] = sum(result.rollbacks for result in results)
+    return EvalOutcome(job.trial, "ok", reward=value, metrics=metrics, seconds=time.perf_counter() - start,
+                       outputs=[result.output for result in results])

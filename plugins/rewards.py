@@ -1,0 +1,20 @@
+"""Built-in rewards: final PSNR (default), oracle max PSNR (the release's choice), SSIM."""
+
+from __future__ import annotations
+
+from nasdip import hookimpl
+from nasdip.reward import Reward, mean_metric
+
+REWARDS = (
+    Reward("psnr", lambda c: mean_metric(c.results, "psnr"),
+           "mean PSNR of the final restorations against the clean search images (default)"),
+    Reward("psnr-max", lambda c: mean_metric(c.results, "psnr_max"),
+           "mean of the best PSNR over iterations (an oracle, as the NAS-DIP release rewards)"),
+    Reward("ssim", lambda c: mean_metric(c.results, "ssim"), "mean SSIM of the final restorations"),
+)
+
+
+@hookimpl
+def register_rewards(register) -> None:
+    for reward in REWARDS:
+        register(reward)

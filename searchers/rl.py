@@ -1,0 +1,151 @@
+"""``rl``: the NAS-DIP strategy, an LSTM controller trained with REINFORCE on the rewards.
+
+The controller takes the space's decisions one at a time: its input is the embedding of the previous choice
+(a learned start vector first), an LSTM cell updates its state, and a per-decision linear head gives logits
+(squashed as ``tanh_constant * tanh(logits / temperature)``). Choices the space masks out get probability 0,
+so every sample is buildable. After each batch of rewards the controller takes one Adam step on
+
+    loss = -mean_i[(R_i - b) * log p(arch_i)] - entropy_weight * mean_i[H_i]
+
+with ``b`` an exponential moving average of the rewards. A failed candidate counts as the lowest reward seen.
+Log-probabilities are recomputed at update time by replaying the chosen decisions, so the state to save is just
+the controller, its optimiser, the baseline and the random generators.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from nasdip import hookimpl
+from nasdip.arch import Arch
+from nasdip.searcher import Searcher
+from nasdip.space import Space
+
+
+class Controller(nn.Module):
+    """An LSTM that emits one categorical decision per step, fed the embedding of the previous choice."""
+
+    def __init__(self, choice_counts: list[int], hidden: int) -> None:
+        super().__init__()
+        self.start = nn.Parameter(torch.zeros(1, hidden))
+        self.embeddings = nn.ModuleList(nn.Embedding(count, hidden) for count in choice_counts)
+        self.cell = nn.LSTMCell(hidden, hidden)
+        self.heads = nn.ModuleList(nn.Linear(hidden, count) for count in choice_counts)
+
+    def walk(self, space: Space, squash, chosen: list[int] | None = None, generator: torch.Generator | None = None):
+        """Sample (``chosen`` is None) or replay decisions; returns indices, summed log-prob and entropy."""
+        state = None
+        inputs = self.start
+        indices: list[int] = []
+        prior: dict[str, Any] = {}
+        log_prob = torch.zeros(())
+        entropy = torch.zeros(())
+        for position, decision in enumerate(space.decisions):
+            state = self.cell(inputs, state)
+            logits = squash(self.heads[position](state[0])[0])
+            mask = torch.tensor(space.allowed(decision, prior))
+            logits = logits.masked_fill(~mask, float("-inf"))
+            distribution = torch.distributions.Categorical(logits=logits)
+            if chosen is None:
+                index = int(torch.multinomial(distribution.probs.detach(), 1, generator=generator))
+            else:
+                index = chosen[position]
+            indices.append(index)
+            prior[decision.name] = decision.choices[index]
+            log_prob = log_prob + distribution.log_prob(torch.tensor(index))
+            probs = distribution.probs
+            entropy = entropy - (probs[mask] * probs[mask].log()).sum()
+            inputs = self.embeddings[position](torch.tensor([index]))
+        return indices, log_prob, entropy
+
+
+class RLSearcher(Searcher):
+    """REINFORCE with an LSTM controller over the space's decisions (NAS-DIP's search strategy)."""
+
+    name = "rl"
+    help = "LSTM controller trained with REINFORCE, moving-average baseline and entropy bonus (NAS-DIP)"
+    defaults = {"hidden": 64, "lr": 0.005, "baseline_decay": 0.9, "entropy_weight": 0.001,
+                "tanh_constant": 2.5, "temperature": 1.0}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self.controller = Controller([len(d.choices) for d in self.space.decisions], int(self.options["hidden"]))
+        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=float(self.options["lr"]))
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self.baseline: float | None = None
+        self.outstanding = 0
+        self.buffer: list[tuple[Arch, float | None]] = []
+        self.worst: float | None = None
+        self.updates = 0
+
+    def _squash(self, logits: torch.Tensor) -> torch.Tensor:
+        return self.options["tanh_constant"] * torch.tanh(logits / self.options["temperature"])
+
+    def ask(self) -> Arch:
+        if not self.space.decisions:
+            self.outstanding += 1
+            return self.space.arch({})
+        with torch.no_grad():
+            indices, _, _ = self.controller.walk(self.space, self._squash, generator=self.generator)
+        self.outstanding += 1
+        return self.space.decode(indices)
+
+    def tell(self, arch: Arch, reward: float | None) -> None:
+        if reward is not None:
+            self.worst = reward if self.worst is None else min(self.worst, reward)
+        self.buffer.append((arch, reward))
+        self.outstanding = max(self.outstanding - 1, 0)
+        if self.outstanding == 0:
+            self._update()
+
+    def _update(self) -> None:
+        scored = [(arch, self.worst if reward is None else reward) for arch, reward in self.buffer]
+        scored = [(arch, reward) for arch, reward in scored if reward is not None]
+        self.buffer = []
+        if not scored or not self.space.decisions:
+            return
+        rewards = torch.tensor([reward for _, reward in scored])
+        if self.baseline is None:
+            self.baseline = float(rewards.mean())
+        advantages = rewards - self.baseline
+        log_probs, entropies = [], []
+        for arch, _ in scored:
+            _, log_prob, entropy = self.controller.walk(self.space, self._squash, chosen=list(self.space.encode(arch)))
+            log_probs.append(log_prob)
+            entropies.append(entropy)
+        entropy = torch.stack(entropies).mean()
+        loss = -(advantages * torch.stack(log_probs)).mean() - self.options["entropy_weight"] * entropy
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        decay = self.options["baseline_decay"]
+        self.baseline = decay * self.baseline + (1 - decay) * float(rewards.mean())
+        self.updates += 1
+        self.context.log({"rl/entropy": float(entropy.detach()), "rl/baseline": self.baseline,
+                          "rl/reward_mean": float(rewards.mean()), "rl/advantage_mean": float(advantages.mean())},
+                         self.updates)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "controller": self.controller.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
+                "baseline": self.baseline, "outstanding": self.outstanding, "worst": self.worst,
+                "updates": self.updates, "buffer": [(arch.to_dict(), reward) for arch, reward in self.buffer]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.controller.load_state_dict(state["controller"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.baseline, self.outstanding, self.worst = state["baseline"], state["outstanding"], state["worst"]
+        self.updates = state["updates"]
+        self.buffer = [(Arch.from_dict(document), reward) for document, reward in state["buffer"]]
+
+
+@hookimpl
+def register_searchers(register) -> None:
+    register(RLSearcher)

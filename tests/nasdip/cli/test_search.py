@@ -1,0 +1,79 @@
+"""``nasdip search`` and ``nasdip compare`` from the command line; kill -9 and --resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from nasdip.cli import cli
+
+TINY = ["--iters", "15", "--width", "8", "--crop", "32", "--device", "cpu", "--quiet"]
+
+
+def nasdip(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "from nasdip.cli import main; main()", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def records(run_dir):
+    return [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
+
+
+def test_typo_in_searcher_is_one_line(runner):
+    result = runner.invoke(cli, ["search", "--searcher", "rll", "--task", "sr"])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("Error: Invalid value for '--searcher': unknown searcher 'rll'; choose from: "
+                                     "darts, evolution, random, rl (see 'nasdip search --help')")
+
+
+def test_search_json_then_compare(runner, tmp_path):
+    for searcher in ("random", "rl"):
+        result = runner.invoke(cli, ["search", "--searcher", searcher, "--task", "sr", "--scale", "2", "--space",
+                                     "upsample-cell", "--budget", "3", "--run-dir", str(tmp_path / searcher), "--json",
+                                     *TINY])
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output)
+        assert summary["evaluated"] == 3 and summary["best_arch"]["space"] == "upsample-cell"
+    result = runner.invoke(cli, ["compare", str(tmp_path / "random"), str(tmp_path / "rl"), "--plot",
+                                 str(tmp_path / "curves.png"), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [row["searcher"] for row in rows] == ["random", "rl"]
+    assert all(row["trials"] == 3 and row["failed"] == 0 and len(row["curve"]) == 3 for row in rows)
+    assert (tmp_path / "curves.png").read_bytes().startswith(b"\x89PNG")
+    table = runner.invoke(cli, ["compare", str(tmp_path / "random"), str(tmp_path / "rl")])
+    assert "searcher" in table.output and "rl" in table.output and "cell:" in table.output
+
+
+def test_resume_needs_a_run(runner, tmp_path):
+    result = runner.invoke(cli, ["search", "--searcher", "rl", "--task", "sr", "--resume", "--run-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "not a search run directory" in result.output
+
+
+def test_kill_minus_9_then_resume_gives_the_uninterrupted_trials(tmp_path):
+    args = ["search", "--searcher", "rl", "--task", "denoise", "--space", "upsample-cell", "--budget", "6",
+            "--batch", "2", *TINY]
+    reference = nasdip(*args, "--run-dir", str(tmp_path / "whole"))
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()
+
+    victim = nasdip(*args, "--run-dir", str(tmp_path / "killed"))
+    log = tmp_path / "killed" / "trials.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+        time.sleep(0.02)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert len(records(tmp_path / "killed")) < 6  # it really was interrupted
+
+    resumed = nasdip("search", "--resume", "--run-dir", str(tmp_path / "killed"), "--quiet")
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    whole, killed = records(tmp_path / "whole"), records(tmp_path / "killed")
+    assert [t["index"] for t in killed] == list(range(6))
+    assert [(t["digest"], t["status"], t["reward"]) for t in killed] == \
+        [(t["digest"], t["status"], t["reward"]) for t in whole]
+    assert json.loads((tmp_path / "killed" / "best.json").read_text())["choices"] == \
+        json.loads((tmp_path / "whole" / "best.json").read_text())["choices"]
