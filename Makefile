@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
-EXTRAS ?= dev
+EXTRAS ?= dev,ray
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.nasdip-installed
 

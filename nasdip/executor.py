@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from nasdip.options import Option, resolve_values
 from nasdip.search.evaluate import EvalJob, EvalOutcome
 
 
@@ -18,11 +19,13 @@ class Executor(ABC):
 
     name: ClassVar[str] = ""
     help: ClassVar[str] = ""
+    #: Executor-specific settings, exposed on ``nasdip search`` as ``--<name>``.
+    options: ClassVar[tuple[Option, ...]] = ()
 
-    def __init__(self, workers: int = 1, trial_timeout: float | None = None, **options: Any) -> None:
+    def __init__(self, workers: int = 1, trial_timeout: float | None = None, **values: Any) -> None:
         self.workers = workers
         self.trial_timeout = trial_timeout
-        self.options = options
+        self.values = resolve_values(f"executor {self.name!r}", self.options, values)
 
     @abstractmethod
     def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:

@@ -15,8 +15,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from nasdip.errors import NasdipError, UsageError
+from nasdip.errors import NasdipError
 from nasdip.metrics import psnr, ssim
+from nasdip.options import Option, resolve_values
+
+#: Task options are plain plugin options.
+TaskOption = Option
 
 if TYPE_CHECKING:
     from nasdip.arch import Arch
@@ -24,24 +28,6 @@ if TYPE_CHECKING:
     from nasdip.fit import FitResult, FitSettings
     from nasdip.imageio import ImageInfo
     from nasdip.nn.config import NetConfig
-
-
-@dataclass(frozen=True)
-class TaskOption:
-    """A task-specific setting, exposed on the command line as ``--<name>`` (underscores become dashes).
-
-    ``type`` is a click parameter type or a Python type; ``choices`` restricts the values.
-    """
-
-    name: str
-    type: Any
-    default: Any
-    help: str
-    choices: tuple[Any, ...] | None = None
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
 
 
 @dataclass
@@ -85,7 +71,7 @@ class Task(ABC):
 
     name: ClassVar[str] = ""
     help: ClassVar[str] = ""
-    options: ClassVar[tuple[TaskOption, ...]] = ()
+    options: ClassVar[tuple[Option, ...]] = ()
     #: What the task's first baseline is called in tables (``bicubic``, ``noisy``, ``masked`` ...).
     baseline_name: ClassVar[str] = "input"
     #: Smallest observation side the task accepts.
@@ -94,17 +80,7 @@ class Task(ABC):
     default_arch: ClassVar[str] = "dip-skip"
 
     def __init__(self, **values: Any) -> None:
-        known = {option.name: option for option in self.options}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            flags = ", ".join(option.flag for option in self.options) or "none"
-            raise UsageError(f"task {self.name!r} has no option --{unknown[0].replace('_', '-')} (its options: {flags})")
-        self.values = {name: option.default for name, option in known.items()}
-        for name, value in values.items():
-            option = known[name]
-            if option.choices is not None and value not in option.choices:
-                raise UsageError(f"{option.flag} must be one of {', '.join(map(str, option.choices))}, got {value!r}")
-            self.values[name] = value
+        self.values = resolve_values(f"task {self.name!r}", self.options, values)
 
     # -- what a task defines -----------------------------------------------------------------------------
 

@@ -1,11 +1,27 @@
-"""Built-in executors: ``serial`` (in this process)."""
+"""Built-in executors: ``serial`` (this process), ``process`` (local worker processes), ``ray`` (a Ray cluster).
+
+``process`` keeps one long-lived worker process per slot, each running one candidate at a time with
+``cpu_count // workers`` torch threads (so workers do not oversubscribe the cores; ``--process-threads``
+overrides) and, when several GPUs are visible, its own GPU. A worker that dies (a crash, the out-of-memory killer) or runs past ``--trial-timeout``
+fails only its trial; the slot gets a fresh worker and the search goes on.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import wait
+from typing import Any
 
 from nasdip import hookimpl
+from nasdip.errors import NasdipError
 from nasdip.executor import Executor
+from nasdip.options import Option
 from nasdip.search.evaluate import EvalJob, EvalOutcome, evaluate
 
 
@@ -20,6 +36,200 @@ class SerialExecutor(Executor):
             on_outcome(evaluate(job))
 
 
+def _worker_main(connection: Any, threads: int, environment: dict[str, str]) -> None:
+    """A worker process: evaluate jobs received on ``connection`` until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops its workers
+    os.environ.update(environment)
+    import torch
+
+    torch.set_num_threads(threads)
+    while True:
+        try:
+            job = connection.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        connection.send(evaluate(job))
+
+
+class _Slot:
+    """One worker process and the job it is running."""
+
+    def __init__(self, context: Any, threads: int, environment: dict[str, str]) -> None:
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, threads, environment), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: EvalJob | None = None
+        self.started = 0.0
+
+    def submit(self, job: EvalJob) -> None:
+        self.job, self.started = job, time.monotonic()
+        self.connection.send(job)
+
+    def stop(self, force: bool = False) -> None:
+        if force:
+            self.process.kill()
+        else:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self.connection.send(None)
+            self.process.join(timeout=5)
+            if self.process.is_alive():
+                self.process.kill()
+        self.process.join(timeout=5)
+        self.connection.close()
+
+
+def visible_gpus() -> int:
+    """Number of CUDA devices this process can see (0 without CUDA)."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+class ProcessExecutor(Executor):
+    """A pool of local worker processes with fault isolation and per-trial timeouts."""
+
+    name = "process"
+    help = "local worker processes (one torch thread share and one GPU each); crashes and timeouts fail one trial"
+    options = (Option("process_threads", int, None, "Torch threads per worker (default: CPU cores // workers)."),)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.context = multiprocessing.get_context("spawn")
+        self.threads = self.values["process_threads"] or max(1, (os.cpu_count() or 1) // self.workers)
+        self.gpus = visible_gpus()
+        self.slots: list[_Slot] = []
+
+    def _environment(self, index: int) -> dict[str, str]:
+        return {"CUDA_VISIBLE_DEVICES": str(index % self.gpus)} if self.gpus > 1 else {}
+
+    def _slot(self, index: int) -> _Slot:
+        while len(self.slots) <= index:
+            self.slots.append(_Slot(self.context, self.threads, self._environment(len(self.slots))))
+        return self.slots[index]
+
+    def _replace(self, index: int) -> None:
+        self.slots[index].stop(force=True)
+        self.slots[index] = _Slot(self.context, self.threads, self._environment(index))
+
+    def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
+        queue = deque(jobs)
+        busy: set[int] = set()
+        while queue or busy:
+            for index in range(self.workers):
+                if queue and index not in busy:
+                    self._slot(index).submit(queue.popleft())
+                    busy.add(index)
+            watched = [self.slots[i].connection for i in busy] + [self.slots[i].process.sentinel for i in busy]
+            wait(watched, timeout=0.2)
+            for index in sorted(busy):
+                slot = self.slots[index]
+                job = slot.job
+                failure = None
+                if slot.connection.poll():
+                    try:
+                        outcome = slot.connection.recv()
+                    except (EOFError, OSError):
+                        failure = f"worker process died (exit code {slot.process.exitcode})"
+                    else:
+                        busy.discard(index)
+                        slot.job = None
+                        on_outcome(outcome)
+                        continue
+                elif not slot.process.is_alive():
+                    failure = f"worker process died (exit code {slot.process.exitcode})"
+                elif self.trial_timeout is not None and time.monotonic() - slot.started > self.trial_timeout:
+                    failure = f"timed out after {self.trial_timeout:g} s"
+                if failure is not None:
+                    busy.discard(index)
+                    self._replace(index)
+                    on_outcome(EvalOutcome(job.trial, "failed", seconds=time.monotonic() - slot.started, error=failure))
+
+    def close(self) -> None:
+        for slot in self.slots:
+            slot.stop()
+        self.slots = []
+
+
+def _evaluate_on_ray(job: EvalJob, threads: int) -> EvalOutcome:
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    return evaluate(job)
+
+
+class RayExecutor(Executor):
+    """Candidates as Ray tasks: on a local Ray started here, or on the cluster at ``--ray-address``/RAY_ADDRESS."""
+
+    name = "ray"
+    help = "Ray tasks on a cluster (--ray-address or RAY_ADDRESS) or a local Ray; needs nasdip[ray]"
+    options = (
+        Option("ray_address", str, None, "Ray cluster address (default: RAY_ADDRESS, else start a local Ray)."),
+        Option("ray_cpus_per_trial", float, 1.0, "CPUs each trial requests from Ray."),
+        Option("ray_gpus_per_trial", float, 0.0, "GPUs each trial requests from Ray (e.g. 1 with --device cuda)."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        try:
+            import ray
+        except ImportError:
+            raise NasdipError("the ray executor needs Ray: pip install 'nasdip[ray]'") from None
+        self.ray = ray
+        address = self.values["ray_address"] or os.environ.get("RAY_ADDRESS")
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(num_cpus=max(self.workers, 1) * self.values["ray_cpus_per_trial"], include_dashboard=False,
+                         log_to_driver=False, runtime_env={"env_vars": _python_path_env()})
+            self.owns_ray = True
+        else:
+            self.owns_ray = False
+        self.remote = ray.remote(_evaluate_on_ray).options(
+            num_cpus=self.values["ray_cpus_per_trial"], num_gpus=self.values["ray_gpus_per_trial"], max_retries=0)
+
+    def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
+        ray = self.ray
+        queue = deque(jobs)
+        running: dict[Any, tuple[EvalJob, float]] = {}
+        threads = int(self.values["ray_cpus_per_trial"])
+        while queue or running:
+            while queue and len(running) < self.workers:
+                job = queue.popleft()
+                running[self.remote.remote(job, threads)] = (job, time.monotonic())
+            done, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
+            for reference in done:
+                job, started = running.pop(reference)
+                try:
+                    on_outcome(ray.get(reference))
+                except Exception as error:  # a crashed or cancelled task fails its trial only
+                    on_outcome(EvalOutcome(job.trial, "failed", seconds=time.monotonic() - started,
+                                           error=f"ray task failed: {type(error).__name__}: {error}".splitlines()[0]))
+            if self.trial_timeout is not None:
+                for reference, (job, started) in list(running.items()):
+                    if time.monotonic() - started > self.trial_timeout:
+                        ray.cancel(reference, force=True)
+                        running.pop(reference)
+                        on_outcome(EvalOutcome(job.trial, "failed", seconds=time.monotonic() - started,
+                                               error=f"timed out after {self.trial_timeout:g} s"))
+
+    def close(self) -> None:
+        if self.owns_ray and self.ray.is_initialized():
+            self.ray.shutdown()
+
+
+def _python_path_env() -> dict[str, str]:
+    """Make this process's import path (editable installs, test plugins) visible to local Ray workers."""
+    import sys
+
+    return {"PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+
+
 @hookimpl
 def register_executors(register) -> None:
     register(SerialExecutor)
+    register(ProcessExecutor)
+    register(RayExecutor)

@@ -10,8 +10,8 @@ import click
 
 from nasdip.cli.fit_options import fit_options, settings_from
 from nasdip.cli.params import RegistryName
+from nasdip.cli.plugin_options import build_command, pop_task_values, task_options
 from nasdip.cli.progress import FitProgress
-from nasdip.cli.task_options import build_command, pop_task_values, task_options
 
 
 def _format(value: float | None, digits: int = 2) -> str:

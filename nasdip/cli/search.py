@@ -10,7 +10,13 @@ from typing import Any
 import click
 
 from nasdip.cli.params import RegistryName
-from nasdip.cli.task_options import build_command, pop_task_values, task_options
+from nasdip.cli.plugin_options import (
+    build_command,
+    plugin_options,
+    pop_plugin_values,
+    pop_task_values,
+    task_options,
+)
 
 
 def parse_key_values(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
@@ -53,6 +59,7 @@ def run_search(searcher: str | None, task_name: str | None, space: str, images: 
         raise UsageError(f"{'--searcher' if searcher is None else '--task'} is required (unless --resume)")
     run_dir = run_dir or Path("runs") / f"{searcher}-{task_name}-seed{seed}"
     values = {} if resume else pop_task_values(task_name, task_values)
+    executor_values = {} if resume else pop_plugin_values("executors", executor, task_values)
     bar = tqdm(total=budget, desc=f"search {searcher}", unit="trial", file=sys.stderr,
                disable=True if quiet else None, dynamic_ncols=True)
 
@@ -70,7 +77,8 @@ def run_search(searcher: str | None, task_name: str | None, space: str, images: 
             searcher=searcher, task=task_name, space=space, task_values=values,
             searcher_options=parse_key_values(searcher_option, "--searcher-option"), reward=reward,
             budget=budget or 10, batch=batch, fidelity=Fidelity(iters=iters, crop=crop, width=width), lr=lr,
-            seed=seed, device=device, precision=precision, executor=executor, workers=workers,
+            seed=seed, device=device, precision=precision, executor=executor, executor_options=executor_values,
+            workers=workers,
             trial_timeout=trial_timeout, images=str(images) if images else "builtin",
         )
         driver = start_search(settings, run_dir, images, on_trial)
@@ -127,6 +135,7 @@ def search_command() -> click.Command:
         click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True),
         click.option("--executor", type=RegistryName("executors"), default="serial", show_default=True,
                      help="Where candidates are evaluated."),
+        plugin_options("executors"),
         click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Parallel evaluations."),
         click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Seconds after which a candidate's evaluation is abandoned as failed."),

@@ -55,6 +55,7 @@ class SearchSettings:
     device: str = "auto"
     precision: str = "fp32"
     executor: str = "serial"
+    executor_options: dict[str, Any] = field(default_factory=dict)
     workers: int = 1
     trial_timeout: float | None = None
     images: str = "builtin"
@@ -229,8 +230,8 @@ class SearchDriver:
             pending = None  # a round whose state was saved before its pending file could be removed
         if self.trials:  # resuming: rewrite the log without a line torn by the interruption
             self.run_dir.repair_trials(sorted(self.trials.values(), key=lambda trial: trial.index))
-        executor = registry.get("executors", settings.executor)(workers=settings.workers,
-                                                                trial_timeout=settings.trial_timeout)
+        executor = registry.get("executors", settings.executor)(
+            workers=settings.workers, trial_timeout=settings.trial_timeout, **settings.executor_options)
         notify("run_started", run=self.info)
         reason = "budget reached"
         try:

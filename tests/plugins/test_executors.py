@@ -1,0 +1,167 @@
+"""Executors: the same search whatever the executor, crashes and timeouts isolated, resume, missing Ray."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+from nasdip.cli import cli
+from nasdip.errors import NasdipError
+from nasdip.search.driver import SearchSettings, start_search
+from nasdip.search.evaluate import Fidelity
+
+TINY = Fidelity(iters=10, crop=32, width=8)
+
+
+def settings(**changes) -> SearchSettings:
+    values = {"searcher": "rl", "task": "denoise", "space": "upsample-cell", "budget": 4, "batch": 2,
+              "fidelity": TINY, "device": "cpu", "seed": 1}
+    values.update(changes)
+    return SearchSettings(**values)
+
+
+def records(run):
+    return sorted((json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()), key=lambda t: t["index"])
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_serial_process_and_ray_record_the_same_search(tmp_path, one_thread):
+    pytest.importorskip("ray")
+    runs = {
+        "serial": settings(),
+        "process": settings(executor="process", workers=2, executor_options={"process_threads": 1}),
+        "ray": settings(executor="ray", workers=2, executor_options={"ray_cpus_per_trial": 1.0}),
+    }
+    found = {}
+    for name, search in runs.items():
+        start_search(search, tmp_path / name, None).run()
+        found[name] = [(t["index"], t["digest"], t["status"], t["reward"]) for t in records(tmp_path / name)]
+    assert found["process"] == found["serial"]
+    assert found["ray"] == found["serial"]
+    assert all(status == "ok" for _, _, status, _ in found["serial"])
+
+
+HAZARD = """
+    import os, time
+    import nasdip
+    from torch import nn
+    from nasdip.searcher import Searcher
+    from nasdip.space import Decision, Space
+
+    class Hazard(Space):
+        name = "hazard"
+        decisions = (Decision("kind", ("fine", "crash", "hang")),)
+
+        def build(self, arch, config):
+            kind = arch.choices["kind"]
+            if kind == "crash":
+                os._exit(13)
+            if kind == "hang":
+                time.sleep(600)
+            return nn.Sequential(nn.Conv2d(config.input_depth, config.out_channels, 3, padding=1), nn.Sigmoid())
+
+        def multiple(self, config):
+            return 1
+
+    class Everything(Searcher):
+        name = "everything"
+
+        def ask(self):
+            self.count = getattr(self, "count", 0) + 1
+            return self.space.decode([(self.count - 1) % 3])
+
+        def tell(self, arch, reward):
+            pass
+
+    @nasdip.hookimpl
+    def register_spaces(register):
+        register(Hazard())
+
+    @nasdip.hookimpl
+    def register_searchers(register):
+        register(Everything)
+"""
+
+
+@pytest.fixture
+def hazard_plugin(tmp_path, monkeypatch, fresh_plugin_manager):
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "hazard_plugin.py").write_text(textwrap.dedent(HAZARD))
+    info = root / "hazard_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hazard-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[nasdip]\nhazard = hazard_plugin\n")
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.delenv("NASDIP_LOAD_PLUGINS", raising=False)
+    return root
+
+
+def test_crash_and_timeout_fail_one_trial_each(tmp_path, hazard_plugin):
+    search = settings(searcher="everything", space="hazard", budget=3, batch=3, executor="process", workers=2,
+                      trial_timeout=20.0)
+    summary = start_search(search, tmp_path / "run", None).run()
+    trials = {t["arch"]["choices"]["kind"]: t for t in records(tmp_path / "run")}
+    assert trials["fine"]["status"] == "ok"
+    assert trials["crash"]["status"] == "failed" and trials["crash"]["error"] == "worker process died (exit code 13)"
+    assert trials["hang"]["status"] == "failed" and trials["hang"]["error"] == "timed out after 20 s"
+    assert summary.evaluated == 3 and summary.best_arch.choices["kind"] == "fine"
+
+
+def nasdip_process(*args):
+    return subprocess.Popen([sys.executable, "-c", "from nasdip.cli import main; main()", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_resume_after_interrupt_with_the_process_executor(tmp_path):
+    args = ["search", "--searcher", "rl", "--task", "denoise", "--space", "upsample-cell", "--budget", "6",
+            "--batch", "2", "--iters", "10", "--width", "8", "--crop", "32", "--device", "cpu", "--quiet",
+            "--executor", "process", "--workers", "2", "--process-threads", "1"]
+    whole = nasdip_process(*args, "--run-dir", str(tmp_path / "whole"))
+    assert whole.wait(timeout=300) == 0, whole.stderr.read()
+    victim = nasdip_process(*args, "--run-dir", str(tmp_path / "cut"))
+    log = tmp_path / "cut" / "trials.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGINT)  # Ctrl-C
+    assert victim.wait(timeout=60) == 130
+    assert "continue with: nasdip search --resume" in victim.stderr.read()
+    resumed = nasdip_process("search", "--resume", "--run-dir", str(tmp_path / "cut"), "--quiet")
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    cut, reference = records(tmp_path / "cut"), records(tmp_path / "whole")
+    assert [t["index"] for t in cut] == list(range(6))
+    assert [(t["digest"], t["reward"]) for t in cut] == [(t["digest"], t["reward"]) for t in reference]
+
+
+def test_missing_ray_is_one_line(runner, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    from nasdip.plugins.executors import RayExecutor
+
+    with pytest.raises(NasdipError, match=r"^the ray executor needs Ray: pip install 'nasdip\[ray\]'$"):
+        RayExecutor(workers=1)
+    result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "denoise", "--executor", "ray",
+                                 "--budget", "1", "--iters", "2", "--run-dir", str(tmp_path / "r"), "--quiet"])
+    assert result.exit_code == 1
+    assert result.output == "Error: the ray executor needs Ray: pip install 'nasdip[ray]'\n"
+
+
+def test_executor_options_belong_to_their_executor(runner, tmp_path):
+    result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "denoise", "--ray-address", "x:1",
+                                 "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "--ray-address is not an option of executor 'serial'" in result.output
