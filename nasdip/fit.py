@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from nasdip.errors import NasdipError
-from nasdip.nn.build import build_network
 
 if TYPE_CHECKING:
     from nasdip.arch import Arch
@@ -147,13 +146,13 @@ def fit(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: F
     from nasdip.plugin_manager import notify
 
     device = resolve_device(settings.device)
-    config = config.replace(out_channels=problem.channels)
     torch.manual_seed(settings.seed)
-    net = build_network(arch, config).to(device)
+    net = task.build_model(arch, config, problem).to(device)
     problem = problem.to(device)
     generator = torch.Generator(device=device).manual_seed(settings.seed)
     height, width = problem.output_size
-    z = torch.rand(1, config.input_depth, height, width, generator=generator, device=device) * settings.input_scale
+    input_depth = getattr(net, "input_depth", config.input_depth)
+    z = torch.rand(1, input_depth, height, width, generator=generator, device=device) * settings.input_scale
     fast = settings.precision == "bf16"
     if fast:
         net = net.to(memory_format=torch.channels_last)
@@ -191,7 +190,7 @@ def fit(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: F
                 current = average
             losses[step] = loss.detach()
             if clean is not None:
-                scores[step] = task.score(current, clean)
+                scores[step] = task.score(task.render(current, problem), clean)
         step += 1
         if step % settings.sync_every and step != settings.iters:
             continue
@@ -216,6 +215,7 @@ def fit(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: F
         else:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=fast):
                 final = net(z).float()
+        final, extras = task.finalize(final, problem)
     seconds = time.perf_counter() - start
     result_metrics: dict[str, float] = {}
     score_list = scores[:step].tolist()
@@ -235,6 +235,7 @@ def fit(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: F
         rollbacks=rollbacks,
         settings=settings,
         device=str(device),
+        extras={name: image.detach().float().cpu() for name, image in extras.items()},
     )
     if run is not None:
         notify("fit_finished", run=run, result=result)

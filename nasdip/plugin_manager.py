@@ -34,6 +34,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "nasdip.tasks.sr",
     "nasdip.tasks.denoise",
     "nasdip.tasks.inpaint",
+    "nasdip.tasks.dehaze",
+    "nasdip.tasks.translate",
 )
 
 

@@ -3,8 +3,8 @@
 A task turns a clean image into an observation (:meth:`Task.degrade`, for benchmarks and searches) or wraps an
 observation a user already has (:meth:`Task.observe`), and defines how a network output is compared with it
 (:meth:`Task.loss`, through the task's forward operator) and how a restoration is scored. Tasks that fit more
-than one network, or fit to a data set rather than one image, override :meth:`Task.fit`; the core only ever
-calls that method.
+than one network override :meth:`Task.build_model`, :meth:`Task.render` and :meth:`Task.finalize`; tasks that
+train on a data set rather than one image override :meth:`Task.fit`, the only method the core calls to restore.
 """
 
 from __future__ import annotations
@@ -124,6 +124,22 @@ class Task(ABC):
     def prepare_clean(self, clean: torch.Tensor) -> torch.Tensor:
         """Crop or otherwise prepare a clean image before :meth:`degrade` (default: unchanged)."""
         return clean
+
+    def build_model(self, arch: Arch, config: NetConfig, problem: Problem) -> torch.nn.Module:
+        """The module the engine fits: noise ``(1, input_depth, H, W)`` -> output (default: one network of
+        ``arch`` with the problem's channel count). Models with several networks expose ``input_depth`` (the
+        channels of the noise they take) and pack their outputs into channels that :meth:`render` reads."""
+        from nasdip.nn.build import build_network
+
+        return build_network(arch, config.replace(out_channels=problem.channels))
+
+    def render(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
+        """The restored image held in a model output (default: the output itself); scored every step."""
+        return output
+
+    def finalize(self, output: torch.Tensor, problem: Problem) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The final restored image and any extra images to write (e.g. a transmission map)."""
+        return self.render(output, problem), {}
 
     def fit(self, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
             run: RunInfo | None = None, callbacks: tuple = ()) -> FitResult:

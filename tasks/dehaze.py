@@ -1,0 +1,140 @@
+"""``dehaze``: Double-DIP dehazing (Gandelsman et al., CVPR 2019) with generators from architecture documents.
+
+Two DIP networks, each fed its own noise (input depth 8): ``J`` (the clear image, 3 channels, from ``--arch``)
+and ``t`` (the transmission map, 1 channel, from ``--t-arch``, default the same architecture), squashed into
+[0.1, 1]. The airlight ``A`` is the dark-channel-prior estimate (``--airlight dcp``) or that estimate refined by
+gradient descent (``--airlight refine``). The fit minimises ``mean((t*J + (1-t)*A - I)^2) + tv_weight * TV(t)``
+(Adam, lr 1e-3). The final ``t`` is smoothed by kornia's guided filter (guided by the hazy image) and the scene
+is recovered as ``J = (I - A) / t + A``; both ``J`` and ``t`` are written. Large photos are downscaled so their
+longer side is at most ``--max-side``.
+
+For benchmarks and searches, :meth:`Dehazing.degrade` makes synthetic haze from a clean image with a smooth
+random transmission ``exp(-beta * depth)`` and a whitish airlight, so PSNR/SSIM against the clean image exist.
+"""
+
+from __future__ import annotations
+
+import torch
+from kornia.geometry.transform import resize
+from torch import nn
+
+from nasdip import hookimpl
+from nasdip.errors import NasdipError
+from nasdip.fit import FitSettings
+from nasdip.imageio import ImageInfo
+from nasdip.ops.haze import (
+    MIN_TRANSMISSION,
+    add_haze,
+    estimate_airlight,
+    recover_scene,
+    refine_transmission,
+    smooth_transmission,
+    total_variation,
+)
+from nasdip.task import Option, Problem, Task
+
+#: Noise channels of each Double-DIP generator.
+INPUT_DEPTH = 8
+
+
+class DoubleDIP(nn.Module):
+    """The two generators and the airlight; outputs ``[J (3), t (1), A (3)]`` packed in 7 channels."""
+
+    def __init__(self, image_net: nn.Module, transmission_net: nn.Module, airlight: torch.Tensor, refine: bool) -> None:
+        super().__init__()
+        self.image_net = image_net
+        self.transmission_net = transmission_net
+        self.input_depth = 2 * INPUT_DEPTH
+        if refine:
+            self.airlight = nn.Parameter(airlight.view(1, 3, 1, 1).clone())
+        else:
+            self.register_buffer("airlight", airlight.view(1, 3, 1, 1).clone())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        image_noise, transmission_noise = z.chunk(2, dim=1)
+        image = self.image_net(image_noise)
+        transmission = MIN_TRANSMISSION + (1.0 - MIN_TRANSMISSION) * self.transmission_net(transmission_noise)
+        airlight = self.airlight.to(image.dtype).expand(image.shape[0], 3, *image.shape[-2:])
+        return torch.cat([image, transmission.to(image.dtype), airlight], dim=1)
+
+
+def unpack(output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``J``, ``t`` and ``A`` (``(N, 3)``) from a :class:`DoubleDIP` output."""
+    return output[:, :3], output[:, 3:4], output[:, 4:7, 0, 0]
+
+
+class Dehazing(Task):
+    """Double-DIP dehazing: a clear-image generator and a transmission generator explain the hazy photo."""
+
+    name = "dehaze"
+    help = "Double-DIP dehazing: J and t generators from arch documents, dark-channel airlight, guided filter"
+    options = (
+        Option("t_arch", str, None, "Architecture of the transmission generator (default: the same as --arch)."),
+        Option("airlight", str, "dcp", "Airlight: the dark-channel estimate, or that estimate refined.",
+               choices=("dcp", "refine")),
+        Option("tv_weight", float, 0.005, "Weight of the total-variation (smoothness) prior on t."),
+        Option("beta", float, 1.2, "Haze density of synthetic haze (benchmarks, searches)."),
+        Option("max_side", int, 512, "Downscale photos whose longer side exceeds this."),
+        Option("guide_radius", int, 15, "Radius of the guided filter applied to the final t."),
+    )
+    baseline_name = "hazy"
+    default_arch = "dip-skip"
+
+    def settings(self) -> FitSettings:
+        return FitSettings(iters=4000, lr=0.001, reg_noise=0.01)
+
+    def _check_rgb(self, image: torch.Tensor, what: str) -> None:
+        if image.shape[1] != 3:
+            raise NasdipError(f"{what} has {image.shape[1]} channel(s); dehazing needs an RGB image")
+        self.check_size(image, what)
+
+    def degrade(self, clean: torch.Tensor, generator: torch.Generator, name: str = "image") -> Problem:
+        self._check_rgb(clean, "the clean image")
+        height, width = clean.shape[-2:]
+        transmission = smooth_transmission(height, width, generator, self.values["beta"])
+        airlight = 0.75 + 0.2 * torch.rand(1, 3, generator=generator)
+        hazy = add_haze(clean, transmission, airlight)
+        return Problem(hazy, (height, width), clean=clean, name=name,
+                       extras={"transmission": transmission, "airlight": airlight})
+
+    def observe(self, observation: torch.Tensor, info: ImageInfo | None = None, name: str = "image") -> Problem:
+        self._check_rgb(observation, "the hazy image")
+        height, width = observation.shape[-2:]
+        scale = self.values["max_side"] / max(height, width)
+        if scale < 1:
+            size = (max(1, round(height * scale)), max(1, round(width * scale)))
+            observation = resize(observation, size, interpolation="bilinear", antialias=True).clamp(0, 1)
+        return Problem(observation, tuple(observation.shape[-2:]), name=name, info=info)
+
+    def build_model(self, arch, config, problem: Problem) -> nn.Module:
+        from nasdip.catalog import resolve_arch
+        from nasdip.nn.build import build_network
+
+        config = config.replace(input_depth=INPUT_DEPTH)
+        transmission_arch = resolve_arch(self.values["t_arch"]) if self.values["t_arch"] else arch
+        airlight = estimate_airlight(problem.observation)[0]
+        return DoubleDIP(build_network(arch, config.replace(out_channels=3)),
+                         build_network(transmission_arch, config.replace(out_channels=1)),
+                         airlight, refine=self.values["airlight"] == "refine")
+
+    def residual(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
+        image, transmission, airlight = unpack(output)
+        return add_haze(image, transmission, airlight) - problem.observation
+
+    def loss(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
+        _, transmission, _ = unpack(output)
+        data = self.residual(output, problem).square().mean()
+        return data + self.values["tv_weight"] * total_variation(transmission)
+
+    def render(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
+        return output[:, :3]
+
+    def finalize(self, output: torch.Tensor, problem: Problem) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        _, transmission, airlight = unpack(output)
+        refined = refine_transmission(transmission, problem.observation, self.values["guide_radius"])
+        return recover_scene(problem.observation, refined, airlight), {"transmission": refined}
+
+
+@hookimpl
+def register_tasks(register) -> None:
+    register(Dehazing)
