@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 #: A callback sees ``(step, metrics)`` at every synchronisation; returning True stops the fit early.
 Callback = Callable[[int, Mapping[str, float]], "bool | None"]
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ class FitSettings:
         sync_every: steps between host synchronisations (guard, progress, early stopping).
         seed: seeds network initialisation, the noise input and the jitter.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
-        precision: ``fp32`` or ``bf16`` (autocast and channels-last; output head and loss stay fp32).
+        precision: ``fp32``, ``bf16`` (autocast and channels-last; output head, loss and grouped convolutions on
+            CPUs stay fp32) or ``auto`` (bf16 where the device computes it natively, see :func:`resolve_precision`).
     """
 
     iters: int = 2000
@@ -58,7 +59,7 @@ class FitSettings:
     sync_every: int = 25
     seed: int = 0
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.iters < 1:
@@ -93,6 +94,24 @@ class FitResult:
     settings: FitSettings
     device: str
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    precision: str = "fp32"
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` runs bf16 natively (CPUs with AVX-512 BF16/AMX through oneDNN, GPUs from Ampere)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """``auto`` -> ``bf16`` where the device supports it natively (measured faster on CPU and keeping PSNR within
+    0.1 dB of fp32: see benchmarks/speed.py), else ``fp32``."""
+    if name == "auto":
+        return "bf16" if bf16_supported(device) else "fp32"
+    return name
 
 
 def resolve_device(name: str) -> torch.device:
@@ -153,7 +172,8 @@ def fit(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: F
     height, width = problem.output_size
     input_depth = getattr(net, "input_depth", config.input_depth)
     z = torch.rand(1, input_depth, height, width, generator=generator, device=device) * settings.input_scale
-    fast = settings.precision == "bf16"
+    precision = resolve_precision(settings.precision, device)
+    fast = precision == "bf16"
     if fast:
         net = net.to(memory_format=torch.channels_last)
         z = z.contiguous(memory_format=torch.channels_last)
@@ -236,6 +256,7 @@ def fit(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: F
         settings=settings,
         device=str(device),
         extras={name: image.detach().float().cpu() for name, image in extras.items()},
+        precision=precision,
     )
     if run is not None:
         notify("fit_finished", run=run, result=result)

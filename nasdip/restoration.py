@@ -77,10 +77,89 @@ def comparison(task: Task, problem: Problem, restored: torch.Tensor) -> torch.Te
     return torch.cat(row, dim=3)
 
 
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Starts of windows of ``tile`` covering ``[0, length)``, consecutive ones overlapping by ``overlap``."""
+    if length <= tile:
+        return [0]
+    step = max(1, tile - overlap)
+    starts = list(range(0, length - tile, step))
+    return [*starts, length - tile]
+
+
+def _ramp(length: int, fade: int, at_start: bool, at_end: bool) -> torch.Tensor:
+    weights = torch.ones(length)
+    if fade > 0:
+        ramp = torch.linspace(1.0 / (fade + 1), fade / (fade + 1), fade)
+        if at_start:
+            weights[:fade] = ramp
+        if at_end:
+            weights[-fade:] = ramp.flip(0)
+    return weights
+
+
+def restore_tiled(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings, tile: int,
+                  run: RunInfo | None = None, callbacks: tuple = (), on_tile=None) -> FitResult:
+    """Restore overlapping ``tile x tile`` windows of the observation independently and blend them with linear
+    ramps across the overlaps (1/8 of the tile): images too large for memory restore piece by piece."""
+    obs_h, obs_w = problem.observation.shape[-2:]
+    out_h, out_w = problem.output_size
+    scale = out_h // obs_h
+    if out_h != scale * obs_h or out_w != scale * obs_w:
+        raise NasdipError(f"task {task.name!r} cannot be restored in tiles (output is not a multiple of the input)")
+    overlap = tile // 8
+    total: torch.Tensor | None = None
+    weight = torch.zeros(1, 1, out_h, out_w)
+    extras: dict[str, torch.Tensor] = {}
+    seconds, rollbacks, device, precision = 0.0, 0, "cpu", "fp32"
+    rows, cols = tile_starts(obs_h, tile, overlap), tile_starts(obs_w, tile, overlap)
+    for top in rows:
+        for left in cols:
+            height, width = min(tile, obs_h), min(tile, obs_w)
+            window = (slice(None), slice(None), slice(top * scale, (top + height) * scale),
+                      slice(left * scale, (left + width) * scale))
+            piece = Problem(problem.observation[..., top : top + height, left : left + width],
+                            (height * scale, width * scale),
+                            clean=None if problem.clean is None else problem.clean[window],
+                            mask=None if problem.mask is None else problem.mask[window],
+                            name=f"{problem.name}@{top},{left}", info=problem.info)
+            if on_tile is not None:
+                on_tile(piece.name)
+            result = task.fit(piece, arch, config, settings, run=run, callbacks=callbacks)
+            blend = torch.outer(_ramp(height * scale, overlap * scale, top > 0, top + height < obs_h),
+                                _ramp(width * scale, overlap * scale, left > 0, left + width < obs_w))[None, None]
+            if total is None:
+                total = torch.zeros(1, result.output.shape[1], out_h, out_w)
+            total[window] += result.output * blend
+            weight[window] += blend
+            for name, image in result.extras.items():
+                extras.setdefault(name, torch.zeros(1, image.shape[1], out_h, out_w))[window] += image * blend
+            seconds, rollbacks = seconds + result.seconds, rollbacks + result.rollbacks
+            device, precision = result.device, result.precision
+    output = total / weight
+    metrics: dict[str, float] = {}
+    if problem.clean is not None:
+        metrics = task.metrics(output, problem.clean)
+        metrics["psnr_max"], metrics["psnr_max_step"] = metrics["psnr"], settings.iters
+    return FitResult(output=output, metrics=metrics, losses=[], scores=[], iters=settings.iters, seconds=seconds,
+                     rollbacks=rollbacks, settings=settings, device=device,
+                     extras={name: image / weight for name, image in extras.items()}, precision=precision)
+
+
 def restore(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
-            out_dir: Path, run: RunInfo | None = None, callbacks: tuple = ()) -> tuple[FitResult, dict[str, Any]]:
-    """Fit, then write the restored image (input's bit depth), extras and a comparison PNG into ``out_dir``."""
-    result = task.fit(problem, arch, config, settings, run=run, callbacks=callbacks)
+            out_dir: Path, run: RunInfo | None = None, callbacks: tuple = (),
+            tile: int | None = None, on_tile=None) -> tuple[FitResult, dict[str, Any]]:
+    """Fit (in tiles when ``tile`` is smaller than the observation), then write the restored image (input's bit
+    depth), extras and a comparison PNG into ``out_dir``. A run that would not fit in memory is refused first."""
+    from nasdip.fit import resolve_device
+    from nasdip.memory import check_fits_in_memory
+
+    tiled = tile is not None and max(problem.observation.shape[-2:]) > tile
+    if not tiled:
+        check_fits_in_memory(task, problem, arch, config, resolve_device(settings.device))
+        result = task.fit(problem, arch, config, settings, run=run, callbacks=callbacks)
+    else:
+        result = restore_tiled(task, problem, arch, config, settings, tile, run=run, callbacks=callbacks,
+                               on_tile=on_tile)
     bits = problem.info.bits if problem.info else 8
     stem = f"{problem.name}_{task.name}"
     written = {"output": str(save_image(out_dir / f"{stem}.png", result.output, bits))}
@@ -102,7 +181,7 @@ def restore(task: Task, problem: Problem, arch: Arch, config: NetConfig, setting
         "rollbacks": result.rollbacks,
         "seed": settings.seed,
         "device": result.device,
-        "precision": settings.precision,
+        "precision": result.precision,
         "width": config.width,
         **written,
     }

@@ -17,7 +17,7 @@ ORACLE_NOTE = ("* PSNR max: the best PSNR over all iterations against the ground
                "(the NAS-DIP release reports it); PSNR is the final iterate.")
 
 
-def run_bench_command(task_name: str, images_dir: Path, arch_specs: tuple[str, ...], crop: int | None, iters: int | None,
+def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, sizes: tuple[int, ...], arch_specs: tuple[str, ...], crop: int | None, iters: int | None,
                       lr: float | None, seed: int, device: str, precision: str, width: int, out_dir: Path | None,
                       logdir: Path | None, as_json: bool, quiet: bool, **task_values: Any) -> None:
     """Benchmark architectures on clean images degraded by the task: PSNR, oracle max PSNR, SSIM, seconds."""
@@ -29,11 +29,18 @@ def run_bench_command(task_name: str, images_dir: Path, arch_specs: tuple[str, .
     from nasdip.plugin_manager import notify
 
     task = registry.get("tasks", task_name)(**pop_task_values(task_name, task_values))
-    images = list_images(images_dir)
     specs = arch_specs or tuple(dict.fromkeys(("dip-skip", task.default_arch)))
     archs = [resolve_arch(spec) for spec in specs]
     settings = settings_from(task.settings(), iters, lr, seed, device, precision)
     config = NetConfig(width=width)
+    if speed:
+        speed_report(task, archs, config, settings, sizes or (128, 256), as_json)
+        return
+    if images_dir is None:
+        from nasdip.errors import UsageError
+
+        raise UsageError("--images DIR is required (or --speed to time fitting steps)")
+    images = list_images(images_dir)
     run = RunInfo("bench", logdir, config={"task": task.describe(), "archs": [a.label for a in archs],
                                            "crop": crop, "width": width, **settings.to_dict()})
     progress = FitProgress(settings.iters * len(images) * len(archs), f"bench {task.name}", quiet)
@@ -65,13 +72,29 @@ def run_bench_command(task_name: str, images_dir: Path, arch_specs: tuple[str, .
         raise click.ClickException(f"{failed} fit(s) failed; see the table")
 
 
+def speed_report(task, archs, config, settings, sizes, as_json: bool) -> None:
+    """Print per-step timings of nasdip's engine and the plain loop for each arch and size (or JSON)."""
+    from nasdip.speed import format_speed_rows, speed_rows
+
+    rows = speed_rows(task, archs, config, settings, sizes)
+    if as_json:
+        click.echo(json.dumps({"task": task.name, "device": settings.device, "rows": rows}))
+        return
+    for line in format_speed_rows(task, config, rows):
+        click.echo(line)
+
+
 def bench_command() -> click.Command:
     """The ``bench`` command, with the options of every registered task."""
     return build_command("bench", run_bench_command, [
         click.option("--task", "task_name", type=RegistryName("tasks"), required=True, help="Restoration task."),
         task_options,
-        click.option("--images", "images_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
-                     help="Directory of clean ground-truth images."),
+        click.option("--images", "images_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+                     help="Directory of clean ground-truth images (not needed with --speed)."),
+        click.option("--speed", is_flag=True, help="Time fitting steps instead: nasdip's engine against the "
+                     "straightforward float32 loop of the same network, on crops of the built-in photo."),
+        click.option("--size", "sizes", type=click.IntRange(16, 512), multiple=True,
+                     help="Image side for --speed (repeatable; default 128 and 256)."),
         click.option("--arch", "arch_specs", multiple=True, help="Preset or architecture file (repeatable; default: "
                      "dip-skip and the task's preset)."),
         click.option("--crop", type=click.IntRange(8), default=None, help="Centre-crop every image to this side (cheap CPU runs)."),

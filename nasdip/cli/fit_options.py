@@ -19,8 +19,8 @@ def fit_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Seeds the degradation, network initialisation and noise."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
-        click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
-                     help="bf16 runs the network under autocast, channels-last."),
+        click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+                     help="bf16: autocast and channels-last; auto: bf16 where the device computes it natively."),
         click.option("--width", type=click.IntRange(4), default=128, show_default=True,
                      help="Channels at every level of the network (128 in the paper)."),
     ]

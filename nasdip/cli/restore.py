@@ -20,7 +20,8 @@ def _format(value: float | None, digits: int = 2) -> str:
 
 def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path | None, crop: int | None,
                 iters: int | None, lr: float | None, seed: int, device: str, precision: str, width: int,
-                out_dir: Path, logdir: Path | None, as_json: bool, quiet: bool, **task_values: Any) -> None:
+                out_dir: Path, logdir: Path | None, as_json: bool, quiet: bool, tile: int | None,
+                **task_values: Any) -> None:
     """Restore IMAGE (a low-resolution, noisy or masked photo) with a Deep Image Prior network.
 
     Without IMAGE, a built-in photograph is degraded by the task and the restoration is scored against it.
@@ -48,11 +49,18 @@ def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path |
     run = RunInfo("restore", logdir, tag=f"{problem.name}/{architecture.label}",
                   config={"task": task.describe(), "arch": architecture.label, **settings.to_dict(), "width": width},
                   images={"observation": problem.observation, **({"clean": problem.clean} if problem.clean is not None else {})})
-    progress = FitProgress(settings.iters, f"{task.name} {architecture.label}", quiet)
+    tiles = 1
+    if tile is not None:
+        from nasdip.restoration import tile_starts
+
+        height, width = problem.observation.shape[-2:]
+        tiles = len(tile_starts(height, tile, tile // 8)) * len(tile_starts(width, tile, tile // 8))
+    progress = FitProgress(settings.iters * tiles, f"{task.name} {architecture.label}", quiet)
     notify("run_started", run=run)
     try:
         _, report = restore(task, problem, architecture, config, settings, out_dir, run=run,
-                            callbacks=(progress.callback,))
+                            callbacks=(progress.callback,), tile=tile,
+                            on_tile=progress.start)
     finally:
         progress.close()
         notify("run_finished", run=run)
@@ -86,4 +94,6 @@ def restore_command() -> click.Command:
                      help="Write TensorBoard curves and images here."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a summary."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--tile", type=click.IntRange(16), default=None,
+                     help="Restore overlapping TILE x TILE windows of the image separately (for large images)."),
     ])

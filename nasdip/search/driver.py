@@ -53,7 +53,7 @@ class SearchSettings:
     lr: float | None = None
     seed: int = 0
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
     executor: str = "serial"
     executor_options: dict[str, Any] = field(default_factory=dict)
     workers: int = 1

@@ -86,7 +86,7 @@ def test_inpainting_with_a_mask_file(runner, tmp_path):
          "mask.png: has 1 channels but the image has 3"),
         ("photo", ["{dir}/photo.png", "--task", "denoise", "--arch", "nope"], 1, "--arch 'nope': no preset or file"),
         ("rgba", ["{dir}/rgba.png", "--task", "denoise"], 1, "rgba.png: has transparent pixels"),
-        (None, ["--task", "dnoise"], 2, "unknown task 'dnoise'; choose from: denoise, inpaint, sr"),
+        (None, ["--task", "dnoise"], 2, "unknown task 'dnoise'; choose from: dehaze, denoise, inpaint, sr, translate"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(runner, tmp_path, setup, args, code, message):

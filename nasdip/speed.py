@@ -1,0 +1,142 @@
+"""Seconds per fitting step: nasdip's engine against the straightforward loop of the same network.
+
+The straightforward loop is how the original DIP code runs: float32, eager, contiguous memory, PyTorch's
+``interpolate`` for every upsampling, and after every step the output copied to the host to compute a PSNR
+with NumPy. nasdip's path is :func:`nasdip.fit.fit` itself (precision ``auto``: bf16 autocast with channels-last
+where the device supports it, grouped convolutions in fp32 on CPUs, bicubic upsampling as a convolution, host
+synchronisation only every few steps). Both run in the same process on the same problem; each is warmed up and
+timed over several windows, reported as median and spread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import resource
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from nasdip.arch import Arch
+from nasdip.fit import FitSettings, fit, resolve_device
+from nasdip.nn.config import NetConfig
+from nasdip.task import Problem, Task
+
+
+@dataclass
+class StepTiming:
+    """Per-step seconds over timing windows, and peak memory (GPU allocator, or the process's resident set)."""
+
+    label: str
+    precision: str
+    samples: list[float]
+    peak_bytes: int
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        return min(self.samples), max(self.samples)
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "precision": self.precision, "median_s": self.median,
+                "min_s": self.spread[0], "max_s": self.spread[1], "peak_bytes": self.peak_bytes}
+
+
+def _peak(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def time_engine(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
+                warmup: int = 3, windows: int = 5, window: int = 5) -> StepTiming:
+    """Per-step seconds of :func:`nasdip.fit.fit`, timed between its synchronisation points."""
+    device = resolve_device(settings.device)
+    stamps: list[float] = []
+
+    def stamp(step, metrics) -> None:
+        stamps.append(time.perf_counter())
+
+    _reset_peak(device)
+    iters = window * (windows + max(1, -(-warmup // window)))
+    result = fit(task, problem, arch, config, settings.replace(iters=iters, sync_every=window), callbacks=(stamp,))
+    samples = [(b - a) / window for a, b in itertools.pairwise(stamps)][-windows:]
+    return StepTiming("nasdip", result.precision, samples, _peak(device))
+
+
+def time_plain(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
+               warmup: int = 3, windows: int = 5, window: int = 5) -> StepTiming:
+    """Per-step seconds of the straightforward DIP loop of the same network."""
+    from nasdip.nn.build import build_network
+    from nasdip.nn.cell import use_native_interpolation
+
+    device = resolve_device(settings.device)
+    torch.manual_seed(settings.seed)
+    net = use_native_interpolation(build_network(arch, config.replace(out_channels=problem.channels))).to(device)
+    problem = problem.to(device)
+    z = torch.rand(1, config.input_depth, *problem.output_size, device=device) * settings.input_scale
+    noise = z.clone()
+    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    observation = problem.observation.detach().cpu().numpy()[0]
+
+    def step() -> None:
+        optimizer.zero_grad()
+        out = net(z + noise.normal_() * settings.reg_noise)
+        loss = task.loss(out, problem)
+        loss.backward()
+        restored = task.operator(out, problem).detach().cpu().numpy()[0]  # DIP's per-step PSNR on the host
+        10 * np.log10(1.0 / np.mean((restored - observation) ** 2))
+        loss.item()
+        optimizer.step()
+
+    _reset_peak(device)
+    for _ in range(warmup):
+        step()
+    samples = []
+    for _ in range(windows):
+        start = time.perf_counter()
+        for _ in range(window):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        samples.append((time.perf_counter() - start) / window)
+    return StepTiming("plain fp32", "fp32", samples, _peak(device))
+
+
+def speed_rows(task: Task, archs: list[Arch], config: NetConfig, settings: FitSettings, sizes) -> list[dict]:
+    """Plain and nasdip timings for every arch at every size, on centre crops of the built-in photo."""
+    from nasdip.restoration import builtin_problem
+
+    rows = []
+    for size in sizes:
+        problem = builtin_problem(task, settings.seed, size)
+        for arch in archs:
+            plain = time_plain(task, problem, arch, config, settings)
+            fast = time_engine(task, problem, arch, config, settings)
+            rows.append({"arch": arch.label, "size": size, "width": config.width, "plain": plain.to_dict(),
+                         "nasdip": fast.to_dict(), "speedup": plain.median / fast.median})
+    return rows
+
+
+def format_speed_rows(task: Task, config: NetConfig, rows: list[dict]) -> list[str]:
+    """A text table of :func:`speed_rows`."""
+    lines = [f"seconds per fitting step, {task.describe()}, width {config.width} (median of 5 windows of 5 steps "
+             f"after warm-up; min-max in brackets)",
+             f"  {'arch':18} {'size':>5} {'plain fp32':>22} {'nasdip':>28} {'speed-up':>9} {'peak MiB':>9}"]
+    for row in rows:
+        plain, fast = row["plain"], row["nasdip"]
+        lines.append(f"  {row['arch']:18} {row['size']:>5} {plain['median_s']:>8.3f} [{plain['min_s']:.3f}-"
+                     f"{plain['max_s']:.3f}] {fast['precision']:>5} {fast['median_s']:>8.3f} [{fast['min_s']:.3f}-"
+                     f"{fast['max_s']:.3f}] {row['speedup']:>8.2f}x {fast['peak_bytes'] / 2**20:>9.0f}")
+    return lines
