@@ -11,6 +11,7 @@ the last good synchronisation (a kept copy on the device).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 Callback = Callable[[int, Mapping[str, float]], "bool | None"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
+_BUILD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -165,8 +167,9 @@ def fit(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: F
     from nasdip.plugin_manager import notify
 
     device = resolve_device(settings.device)
-    torch.manual_seed(settings.seed)
-    net = task.build_model(arch, config, problem).to(device)
+    with _BUILD_LOCK, torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(settings.seed)  # initialisation is seeded, thread-safe, and leaves global RNGs alone
+        net = task.build_model(arch, config, problem).to(device)
     problem = problem.to(device)
     generator = torch.Generator(device=device).manual_seed(settings.seed)
     height, width = problem.output_size

@@ -1,4 +1,5 @@
-"""Built-in executors: ``serial`` (this process), ``process`` (local worker processes), ``ray`` (a Ray cluster).
+"""Built-in executors: ``serial`` (this process), ``streams`` (concurrent candidates in this process, one CUDA
+stream each), ``process`` (local worker processes), ``ray`` (a Ray cluster).
 
 ``process`` keeps one long-lived worker process per slot, each running one candidate at a time with
 ``cpu_count // workers`` torch threads (so workers do not oversubscribe the cores; ``--process-threads``
@@ -34,6 +35,31 @@ class SerialExecutor(Executor):
     def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
         for job in jobs:
             on_outcome(evaluate(job))
+
+
+class StreamsExecutor(Executor):
+    """Several candidates at once in this process, each in its own thread and, on a GPU, its own CUDA stream."""
+
+    name = "streams"
+    help = "concurrent candidates in this process, one CUDA stream each (keeps one GPU busy); no timeouts"
+
+    def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for future in as_completed([pool.submit(_evaluate_on_stream, job) for job in jobs]):
+                on_outcome(future.result())
+
+
+def _evaluate_on_stream(job: EvalJob) -> EvalOutcome:
+    import torch
+
+    if torch.cuda.is_available() and job.settings.get("device", "auto") in ("auto", "cuda"):
+        with torch.cuda.stream(torch.cuda.Stream()):
+            outcome = evaluate(job)
+        torch.cuda.current_stream().synchronize()
+        return outcome
+    return evaluate(job)
 
 
 def _worker_main(connection: Any, threads: int, environment: dict[str, str]) -> None:
@@ -231,5 +257,6 @@ def _python_path_env() -> dict[str, str]:
 @hookimpl
 def register_executors(register) -> None:
     register(SerialExecutor)
+    register(StreamsExecutor)
     register(ProcessExecutor)
     register(RayExecutor)

@@ -165,3 +165,25 @@ def test_executor_options_belong_to_their_executor(runner, tmp_path):
                                  "--run-dir", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "--ray-address is not an option of executor 'serial'" in result.output
+
+
+def test_streams_executor_records_the_same_search(tmp_path, one_thread):
+    start_search(settings(), tmp_path / "serial", None).run()
+    start_search(settings(executor="streams", workers=2), tmp_path / "streams", None).run()
+    serial, streams = records(tmp_path / "serial"), records(tmp_path / "streams")
+    assert [(t["digest"], t["reward"]) for t in streams] == [(t["digest"], t["reward"]) for t in serial]
+
+
+def test_fits_leave_the_global_random_state_alone():
+    from nasdip import registry
+    from nasdip.catalog import presets
+    from nasdip.nn.config import NetConfig
+    from nasdip.restoration import builtin_problem
+
+    task = registry.get("tasks", "denoise")()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    task.fit(builtin_problem(task, 0, 32), presets()["dip-skip"], NetConfig(width=8),
+             task.settings().replace(iters=2, device="cpu"))
+    assert torch.equal(torch.rand(3), expected)
