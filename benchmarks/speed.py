@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--size", action="append", type=int, default=None)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", help="Precision of nasdip's engine (auto, fp32, bf16).")
     parser.add_argument("--task", default="denoise")
     parser.add_argument("--quality", action="store_true")
     parser.add_argument("--quality-iters", type=int, default=1000)
@@ -72,7 +73,7 @@ def main() -> None:
         quality(args)
         return
     config = NetConfig(width=args.width)
-    settings = task.settings().replace(device=args.device)
+    settings = task.settings().replace(device=args.device, precision=args.precision)
     rows = speed_rows(task, [resolve_arch(a) for a in args.arch], config, settings, args.size or [128, 256])
     for line in format_speed_rows(task, config, rows):
         print(line)
