@@ -80,3 +80,13 @@ def test_restore_writes_the_clear_image_and_the_transmission(runner, tmp_path):
     from PIL import Image
 
     assert Image.open(report["transmission"]).mode == "L" and Image.open(report["output"]).size == (48, 40)
+
+
+def test_dehazing_is_a_search_task(tmp_path):
+    from nasdip.search.driver import SearchSettings, start_search
+    from nasdip.search.evaluate import Fidelity
+
+    settings = SearchSettings(searcher="random", task="dehaze", space="upsample-cell", budget=2, batch=2,
+                              fidelity=Fidelity(iters=5, crop=32, width=8), device="cpu")
+    summary = start_search(settings, tmp_path / "run", None).run()
+    assert summary.evaluated == 2 and summary.failed == 0 and summary.best_reward > 5
