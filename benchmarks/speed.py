@@ -2,12 +2,13 @@
 
     python benchmarks/speed.py [--arch dip-skip --arch nasdip-sr ...] [--size 128 --size 256] [--width 128]
                                [--device auto] [--quality] [--quality-iters 1000]
+                               [--task denoise|sr|inpaint] [--quality-seeds 2]
 
 Speed: for each architecture and size, the plain loop (float32, eager, contiguous, F.interpolate, a host PSNR
 every step, as DIP's code runs) and nasdip's engine (precision auto), in this process, on crops of the built-in
-photo. Quality (--quality): final PSNR of denoising fits in fp32 and bf16 on crops of ../shared/data/denoise
-(or the built-in photo when absent), their difference, and for scale the difference between two fp32 fits
-with different seeds.
+photo. Quality (--quality): final PSNR on centre crops of the task's real images in ../shared/data (or the
+built-in photo when absent), fp32 and bf16 fits paired by seed, the mean difference with its standard error,
+and the seed-to-seed spread of fp32 for scale.
 """
 
 from __future__ import annotations
@@ -22,35 +23,58 @@ from nasdip.catalog import resolve_arch
 from nasdip.nn.config import NetConfig
 from nasdip.speed import format_speed_rows, speed_rows
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "denoise"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+QUALITY_IMAGES = {"denoise": DATA / "denoise", "sr": DATA / "sr" / "set5", "inpaint": DATA / "inpaint"}
 
 
 def quality(args) -> None:
+    """Final PSNR of fp32 and bf16 fits paired by seed; the fp32 seed-to-seed spread as the noise floor."""
+    import statistics
+
     from nasdip.benchmark import list_images
     from nasdip.imageio import builtin_photo, load_image
     from nasdip.restoration import crop_square, generator
 
-    task = registry.get("tasks", "denoise")()
-    cleans = ([(p.stem, load_image(p)[0]) for p in list_images(DATA)] if DATA.is_dir()
+    task = registry.get("tasks", args.task)()
+    folder = QUALITY_IMAGES.get(args.task)
+    cleans = ([(p.stem, load_image(p)[0]) for p in list_images(folder)] if folder and folder.is_dir()
               else [("grace_hopper", builtin_photo()[0])])
-    print(f"bf16 quality: denoising, {args.quality_iters} steps, crop {args.quality_crop}, width {args.quality_width}")
-    differences, floors = [], []
+    print(f"bf16 quality: {task.describe()}, {args.quality_iters} steps, crop {args.quality_crop}, "
+          f"width {args.quality_width}, seeds 0-{args.quality_seeds - 1}")
+    differences, spreads = [], []
     for arch_name in args.arch:
         arch = resolve_arch(arch_name)
+        arch_differences = []
         for index, (name, clean) in enumerate(cleans):
             problem = task.degrade(crop_square(clean, args.quality_crop), generator(index), name=name)
-            psnr = {}
-            for label, precision, seed in (("fp32", "fp32", 0), ("bf16", "bf16", 0), ("fp32 seed 1", "fp32", 1)):
-                settings = task.settings().replace(iters=args.quality_iters, device=args.device, precision=precision,
-                                                   seed=seed)
-                psnr[label] = task.fit(problem, arch, NetConfig(width=args.quality_width), settings).metrics["psnr"]
-            differences.append(psnr["bf16"] - psnr["fp32"])
-            floors.append(psnr["fp32 seed 1"] - psnr["fp32"])
-            print(f"  {arch.label:16} {name:10} fp32 {psnr['fp32']:.2f} dB  bf16 {psnr['bf16']:.2f} dB "
-                  f"({differences[-1]:+.2f})  fp32 with another seed {psnr['fp32 seed 1']:.2f} dB ({floors[-1]:+.2f})")
-    mean = sum(differences) / len(differences)
-    print(f"  bf16 - fp32: mean {mean:+.3f} dB, mean |.| {sum(map(abs, differences)) / len(differences):.3f} dB; "
-          f"seed-to-seed noise of fp32: mean |.| {sum(map(abs, floors)) / len(floors):.3f} dB")
+            psnr: dict[str, list[float]] = {"fp32": [], "bf16": []}
+            for seed in range(args.quality_seeds):
+                for precision in psnr:
+                    settings = task.settings().replace(iters=args.quality_iters, device=args.device,
+                                                       precision=precision, seed=seed)
+                    fit = task.fit(problem, arch, NetConfig(width=args.quality_width), settings)
+                    psnr[precision].append(fit.metrics["psnr"])
+            pairs = [b - f for f, b in zip(psnr["fp32"], psnr["bf16"], strict=True)]
+            arch_differences += pairs
+            if len(psnr["fp32"]) > 1:
+                spreads.append(statistics.stdev(psnr["fp32"]))
+            print(f"  {arch.label:16} {name:10} fp32 {statistics.mean(psnr['fp32']):.2f} dB  "
+                  f"bf16 {statistics.mean(psnr['bf16']):.2f} dB  bf16 - fp32 per seed "
+                  + " ".join(f"{d:+.2f}" for d in pairs))
+        print(f"  {arch.label:16} mean bf16 - fp32 {_mean_and_error(arch_differences)}")
+        differences += arch_differences
+    line = f"  all: mean bf16 - fp32 {_mean_and_error(differences)}"
+    if spreads:
+        line += f"; fp32 seed-to-seed standard deviation {statistics.mean(spreads):.2f} dB"
+    print(line)
+
+
+def _mean_and_error(values: list[float]) -> str:
+    import statistics
+
+    if len(values) < 2:
+        return f"{values[0]:+.3f} dB"
+    return f"{statistics.mean(values):+.3f} ± {statistics.stdev(values) / len(values) ** 0.5:.3f} dB (n={len(values)})"
 
 
 def main() -> None:
@@ -65,6 +89,7 @@ def main() -> None:
     parser.add_argument("--quality-iters", type=int, default=1000)
     parser.add_argument("--quality-crop", type=int, default=96)
     parser.add_argument("--quality-width", type=int, default=32)
+    parser.add_argument("--quality-seeds", type=int, default=2)
     args = parser.parse_args()
     args.arch = args.arch or ["dip-skip", "nasdip-sr", "nasdip-denoise"]
     task = registry.get("tasks", args.task)()

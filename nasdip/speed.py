@@ -11,9 +11,11 @@ timed over several windows, reported as median and spread.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import resource
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,18 +116,35 @@ def time_plain(task: Task, problem: Problem, arch: Arch, config: NetConfig, sett
     return StepTiming("plain fp32", "fp32", samples, _peak(device))
 
 
-def speed_rows(task: Task, archs: list[Arch], config: NetConfig, settings: FitSettings, sizes) -> list[dict]:
-    """Plain and nasdip timings for every arch at every size, on centre crops of the built-in photo."""
+def measure_row(task: Task, arch: Arch, config: NetConfig, settings: FitSettings, size: int,
+                threads: int | None = None) -> dict:
+    """One table row: nasdip's engine (timed first, so the peak memory is its own) and the plain loop."""
     from nasdip.restoration import builtin_problem
 
+    if threads:
+        torch.set_num_threads(threads)
+    problem = builtin_problem(task, settings.seed, size)
+    fast = time_engine(task, problem, arch, config, settings)
+    plain = time_plain(task, problem, arch, config, settings)
+    return {"arch": arch.label, "size": size, "width": config.width, "plain": plain.to_dict(),
+            "nasdip": fast.to_dict(), "speedup": plain.median / fast.median}
+
+
+def speed_rows(task: Task, archs: list[Arch], config: NetConfig, settings: FitSettings, sizes) -> list[dict]:
+    """Plain and nasdip timings for every arch at every size, on centre crops of the built-in photo.
+
+    On a CPU each row runs in a fresh process with this process's thread count: a process's peak resident
+    memory never goes down, so only a fresh one measures a row's own peak.
+    """
+    jobs = [(arch, size) for size in sizes for arch in archs]
+    if resolve_device(settings.device).type != "cpu":
+        return [measure_row(task, arch, config, settings, size) for arch, size in jobs]
+    context = multiprocessing.get_context("spawn")
     rows = []
-    for size in sizes:
-        problem = builtin_problem(task, settings.seed, size)
-        for arch in archs:
-            plain = time_plain(task, problem, arch, config, settings)
-            fast = time_engine(task, problem, arch, config, settings)
-            rows.append({"arch": arch.label, "size": size, "width": config.width, "plain": plain.to_dict(),
-                         "nasdip": fast.to_dict(), "speedup": plain.median / fast.median})
+    for arch, size in jobs:
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            rows.append(pool.submit(measure_row, task, arch, config, settings, size,
+                                    torch.get_num_threads()).result())
     return rows
 
 

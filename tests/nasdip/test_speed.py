@@ -15,7 +15,7 @@ from nasdip.fit import bf16_supported, resolve_precision
 from nasdip.nn.cell import GroupedConv2d, Interpolate, use_native_interpolation
 from nasdip.nn.config import NetConfig
 from nasdip.restoration import builtin_problem
-from nasdip.speed import time_engine, time_plain
+from nasdip.speed import speed_rows, time_engine, time_plain
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 8, 8), (2, 5, 13, 7)])
@@ -83,3 +83,12 @@ def test_speed_on_gpu():
     settings = task.settings().replace(device="cuda")
     timing = time_engine(task, problem, presets()["nasdip-sr"], NetConfig(width=32), settings)
     assert timing.precision in ("bf16", "fp32") and timing.peak_bytes > 0
+
+
+def test_cpu_rows_measure_their_own_peak_memory():
+    """A process's peak RSS never falls: a small row after a large one reports less only if isolated."""
+    task = registry.get("tasks", "denoise")()
+    settings = task.settings().replace(device="cpu")
+    large, small = (speed_rows(task, [presets()["dip-skip"]], NetConfig(width=width), settings, [size])[0]
+                    for width, size in ((64, 128), (8, 16)))
+    assert small["nasdip"]["peak_bytes"] < large["nasdip"]["peak_bytes"] - 30 * 2**20
