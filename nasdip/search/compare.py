@@ -69,8 +69,10 @@ def plot_curves(summaries: list[dict[str, Any]], path: str | Path) -> Path:
     for summary in summaries:
         points = [p for p in summary["curve"] if p["best_reward"] is not None]
         label = f"{summary['searcher']} ({Path(summary['run_dir']).name})"
-        by_count.step([p["evaluations"] for p in points], [p["best_reward"] for p in points], where="post", label=label)
-        by_time.step([p["seconds"] for p in points], [p["best_reward"] for p in points], where="post", label=label)
+        rewards = [p["best_reward"] for p in points]
+        style = {"where": "post", "marker": "o", "markersize": 3}  # markers keep a one-trial run visible
+        (line,) = by_count.step([p["evaluations"] for p in points], rewards, label=label, **style)
+        by_time.step([p["seconds"] for p in points], rewards, color=line.get_color(), **style)
     reward = summaries[0]["reward"] if summaries else "reward"
     by_count.set(xlabel="evaluations", ylabel=f"best {reward} so far")
     by_time.set(xlabel="seconds", ylabel=f"best {reward} so far")
