@@ -10,13 +10,14 @@ timed over several windows, reported as median and spread.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-import multiprocessing
+import re
 import resource
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,7 +30,8 @@ from nasdip.task import Problem, Task
 
 @dataclass
 class StepTiming:
-    """Per-step seconds over timing windows, and peak memory (GPU allocator, or the process's resident set)."""
+    """Per-step seconds over timing windows, and peak memory (GPU allocator, or the process's resident set,
+    imports included)."""
 
     label: str
     precision: str
@@ -49,16 +51,25 @@ class StepTiming:
                 "min_s": self.spread[0], "max_s": self.spread[1], "peak_bytes": self.peak_bytes}
 
 
-def _peak(device: torch.device) -> int:
+STATUS = Path("/proc/self/status")
+CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def peak_memory(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if STATUS.exists():  # Linux: the resident high-water mark, reset by _reset_peak
+        return int(re.search(r"VmHWM:\s+(\d+) kB", STATUS.read_text()).group(1)) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # elsewhere: the process's peak so far
 
 
-def _reset_peak(device: torch.device) -> None:
+def reset_peak_memory(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
+    elif CLEAR_REFS.exists():
+        with contextlib.suppress(OSError):
+            CLEAR_REFS.write_text("5")  # resets VmHWM to the current resident set
 
 
 def time_engine(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
@@ -70,11 +81,11 @@ def time_engine(task: Task, problem: Problem, arch: Arch, config: NetConfig, set
     def stamp(step, metrics) -> None:
         stamps.append(time.perf_counter())
 
-    _reset_peak(device)
+    reset_peak_memory(device)
     iters = window * (windows + max(1, -(-warmup // window)))
     result = fit(task, problem, arch, config, settings.replace(iters=iters, sync_every=window), callbacks=(stamp,))
     samples = [(b - a) / window for a, b in itertools.pairwise(stamps)][-windows:]
-    return StepTiming("nasdip", result.precision, samples, _peak(device))
+    return StepTiming("nasdip", result.precision, samples, peak_memory(device))
 
 
 def time_plain(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
@@ -102,7 +113,7 @@ def time_plain(task: Task, problem: Problem, arch: Arch, config: NetConfig, sett
         loss.item()
         optimizer.step()
 
-    _reset_peak(device)
+    reset_peak_memory(device)
     for _ in range(warmup):
         step()
     samples = []
@@ -113,38 +124,21 @@ def time_plain(task: Task, problem: Problem, arch: Arch, config: NetConfig, sett
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         samples.append((time.perf_counter() - start) / window)
-    return StepTiming("plain fp32", "fp32", samples, _peak(device))
-
-
-def measure_row(task: Task, arch: Arch, config: NetConfig, settings: FitSettings, size: int,
-                threads: int | None = None) -> dict:
-    """One table row: nasdip's engine (timed first, so the peak memory is its own) and the plain loop."""
-    from nasdip.restoration import builtin_problem
-
-    if threads:
-        torch.set_num_threads(threads)
-    problem = builtin_problem(task, settings.seed, size)
-    fast = time_engine(task, problem, arch, config, settings)
-    plain = time_plain(task, problem, arch, config, settings)
-    return {"arch": arch.label, "size": size, "width": config.width, "plain": plain.to_dict(),
-            "nasdip": fast.to_dict(), "speedup": plain.median / fast.median}
+    return StepTiming("plain fp32", "fp32", samples, peak_memory(device))
 
 
 def speed_rows(task: Task, archs: list[Arch], config: NetConfig, settings: FitSettings, sizes) -> list[dict]:
-    """Plain and nasdip timings for every arch at every size, on centre crops of the built-in photo.
+    """Plain and nasdip timings for every arch at every size, on centre crops of the built-in photo."""
+    from nasdip.restoration import builtin_problem
 
-    On a CPU each row runs in a fresh process with this process's thread count: a process's peak resident
-    memory never goes down, so only a fresh one measures a row's own peak.
-    """
-    jobs = [(arch, size) for size in sizes for arch in archs]
-    if resolve_device(settings.device).type != "cpu":
-        return [measure_row(task, arch, config, settings, size) for arch, size in jobs]
-    context = multiprocessing.get_context("spawn")
     rows = []
-    for arch, size in jobs:
-        with ProcessPoolExecutor(1, mp_context=context) as pool:
-            rows.append(pool.submit(measure_row, task, arch, config, settings, size,
-                                    torch.get_num_threads()).result())
+    for size in sizes:
+        problem = builtin_problem(task, settings.seed, size)
+        for arch in archs:
+            plain = time_plain(task, problem, arch, config, settings)
+            fast = time_engine(task, problem, arch, config, settings)
+            rows.append({"arch": arch.label, "size": size, "width": config.width, "plain": plain.to_dict(),
+                         "nasdip": fast.to_dict(), "speedup": plain.median / fast.median})
     return rows
 
 
