@@ -56,14 +56,16 @@ CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
 def peak_memory(device: torch.device) -> int:
+    """Peak bytes since the last :func:`reset_peak_memory`: the CUDA allocator's, or the resident set's."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device)
-    if STATUS.exists():  # Linux: the resident high-water mark, reset by _reset_peak
+    if STATUS.exists():  # Linux: the resident high-water mark
         return int(re.search(r"VmHWM:\s+(\d+) kB", STATUS.read_text()).group(1)) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # elsewhere: the process's peak so far
 
 
 def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak: reset the CUDA allocator's statistics, or on Linux the resident high-water mark."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
