@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not available")
     return SHARED_DATA
+
+
+@pytest.fixture
+def wait_for_trials():
+    """``wait(log, count)``: poll a run's ``trials.jsonl`` until it holds ``count`` lines (or 300 s pass)."""
+
+    def wait(log: Path, count: int, timeout: float = 300) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < count):
+            time.sleep(0.02)
+
+    return wait

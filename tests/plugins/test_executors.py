@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import torch
@@ -127,17 +126,14 @@ def nasdip_process(*args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_resume_after_interrupt_with_the_process_executor(tmp_path):
+def test_resume_after_interrupt_with_the_process_executor(tmp_path, wait_for_trials):
     args = ["search", "--searcher", "rl", "--task", "denoise", "--space", "upsample-cell", "--budget", "6",
             "--batch", "2", "--iters", "10", "--width", "8", "--crop", "32", "--device", "cpu", "--quiet",
             "--executor", "process", "--workers", "2", "--process-threads", "1"]
     whole = nasdip_process(*args, "--run-dir", str(tmp_path / "whole"))
     assert whole.wait(timeout=300) == 0, whole.stderr.read()
     victim = nasdip_process(*args, "--run-dir", str(tmp_path / "cut"))
-    log = tmp_path / "cut" / "trials.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
-        time.sleep(0.02)
+    wait_for_trials(tmp_path / "cut" / "trials.jsonl", 3)
     victim.send_signal(signal.SIGINT)  # Ctrl-C
     assert victim.wait(timeout=60) == 130
     assert "continue with: nasdip search --resume" in victim.stderr.read()

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from nasdip.cli import cli
 
@@ -54,17 +53,14 @@ def test_resume_needs_a_run(runner, tmp_path):
     assert result.exit_code == 1 and "not a search run directory" in result.output
 
 
-def test_kill_minus_9_then_resume_gives_the_uninterrupted_trials(tmp_path):
+def test_kill_minus_9_then_resume_gives_the_uninterrupted_trials(tmp_path, wait_for_trials):
     args = ["search", "--searcher", "rl", "--task", "denoise", "--space", "upsample-cell", "--budget", "6",
             "--batch", "2", *TINY]
     reference = nasdip(*args, "--run-dir", str(tmp_path / "whole"))
     assert reference.wait(timeout=300) == 0, reference.stderr.read()
 
     victim = nasdip(*args, "--run-dir", str(tmp_path / "killed"))
-    log = tmp_path / "killed" / "trials.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
-        time.sleep(0.02)
+    wait_for_trials(tmp_path / "killed" / "trials.jsonl", 3)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
     assert len(records(tmp_path / "killed")) < 6  # it really was interrupted
