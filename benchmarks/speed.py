@@ -31,9 +31,8 @@ def quality(args) -> None:
     """Final PSNR of fp32 and bf16 fits paired by seed; the fp32 seed-to-seed spread as the noise floor."""
     import statistics
 
-    from nasdip.benchmark import list_images
-    from nasdip.imageio import builtin_photo, load_image
-    from nasdip.restoration import crop_square, generator
+    from nasdip.imageio import builtin_photo, crop_square, list_images, load_image
+    from nasdip.problems import degradation_generator
 
     task = registry.get("tasks", args.task)()
     folder = QUALITY_IMAGES.get(args.task)
@@ -46,7 +45,7 @@ def quality(args) -> None:
         arch = resolve_arch(arch_name)
         arch_differences = []
         for index, (name, clean) in enumerate(cleans):
-            problem = task.degrade(crop_square(clean, args.quality_crop), generator(index), name=name)
+            problem = task.degrade(crop_square(clean, args.quality_crop), degradation_generator(index), name=name)
             psnr: dict[str, list[float]] = {"fp32": [], "bf16": []}
             for seed in range(args.quality_seeds):
                 for precision in psnr:

@@ -18,14 +18,28 @@ class Executor(ABC):
     """
 
     name: ClassVar[str] = ""
+    #: Whether this is the one used when the user names none (the built-in default marks itself).
+    default: ClassVar[bool] = False
     help: ClassVar[str] = ""
     #: Executor-specific settings, exposed on ``nasdip search`` as ``--<name>``.
     options: ClassVar[tuple[Option, ...]] = ()
+    #: Whether the executor can stop a trial that runs past ``trial_timeout`` (a worker it can kill).
+    supports_timeout: ClassVar[bool] = False
 
     def __init__(self, workers: int = 1, trial_timeout: float | None = None, **values: Any) -> None:
+        self.values = self.check(trial_timeout, values)
         self.workers = workers
         self.trial_timeout = trial_timeout
-        self.values = resolve_values(f"executor {self.name!r}", self.options, values)
+
+    @classmethod
+    def check(cls, trial_timeout: float | None, values: dict[str, Any]) -> dict[str, Any]:
+        """The executor's option values, validated; a timeout it cannot enforce is a usage error."""
+        if trial_timeout is not None and not cls.supports_timeout:
+            from nasdip.errors import UsageError
+
+            raise UsageError(f"executor {cls.name!r} cannot stop a running trial; use --trial-timeout with an "
+                             f"executor that can (process, ray)")
+        return resolve_values(f"executor {cls.name!r}", cls.options, values)
 
     @abstractmethod
     def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:

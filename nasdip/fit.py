@@ -3,9 +3,8 @@
 Each step feeds the fixed noise input plus fresh jitter (``reg_noise``), takes an Adam step on the task's loss
 and, optionally, updates an exponential average of the output. Nothing is read back to the host between
 synchronisation points (every ``sync_every`` steps): losses and scores accumulate in device buffers. At each
-synchronisation the divergence guard checks the losses since the last one; if any is not finite, or the loss
-rose by more than ``guard_db`` decibels, parameters, optimiser state and the output average are rolled back to
-the last good synchronisation (a kept copy on the device).
+synchronisation the divergence guard (:mod:`nasdip.guard`) checks the losses since the last one, and progress
+is reported to the ``fit_progress`` hook for every ``log_every``-th step of the window.
 """
 
 from __future__ import annotations
@@ -19,7 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from nasdip.device import PRECISIONS, resolve_device, resolve_precision
 from nasdip.errors import NasdipError
+from nasdip.guard import DivergenceGuard, OutputAverage, Snapshot
+from nasdip.stopping import (
+    DEFAULT_HOLDOUT,
+    StopConfig,
+    check_stop_settings,
+    heldout_psnr,
+    make_stop_rule,
+    resolve_rule,
+)
 
 if TYPE_CHECKING:
     from nasdip.arch import Arch
@@ -30,8 +39,9 @@ if TYPE_CHECKING:
 #: A callback sees ``(step, metrics)`` at every synchronisation; returning True stops the fit early.
 Callback = Callable[[int, Mapping[str, float]], "bool | None"]
 
-PRECISIONS = ("auto", "fp32", "bf16")
 _BUILD_LOCK = threading.Lock()
+#: The held-out pixels are drawn from ``seed + HOLDOUT_SEED_OFFSET`` (independent of the jitter).
+HOLDOUT_SEED_OFFSET = 7919
 
 
 @dataclass(frozen=True)
@@ -45,11 +55,20 @@ class FitSettings:
         input_scale: the noise input is uniform in [0, input_scale).
         ema: weight of the exponential average of the output (0.99 for denoising), or ``None``.
         guard_db: roll back when the loss rises by more than this many dB between synchronisations.
-        sync_every: steps between host synchronisations (guard, progress, early stopping).
+        sync_every: steps between host synchronisations (guard, progress, callbacks).
+        log_every: steps between the values reported to ``fit_progress`` (read at synchronisations, so it
+            costs no extra host synchronisation).
+        stop: ``iters`` (run all ``iters`` steps) or a detector that stops without ground truth (``auto``,
+            ``wmv``, ``holdout``: :mod:`nasdip.stopping`); ``iters`` is then the cap.
+        stop_window: steps the detector averages over.
+        stop_patience: steps without a new minimum after which the detector stops the fit.
+        holdout: fraction of the observed pixels left out of the loss (self-validation); their error is
+            reported as ``holdout_psnr`` and drives the ``holdout`` detector and reward.
         seed: seeds network initialisation, the noise input and the jitter.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
         precision: ``fp32``, ``bf16`` (autocast and channels-last; output head, loss and grouped convolutions on
-            CPUs stay fp32) or ``auto`` (bf16 where the device computes it natively, see :func:`resolve_precision`).
+            CPUs stay fp32) or ``auto`` (bf16 where the device computes it natively, see
+            :func:`nasdip.device.resolve_precision`).
     """
 
     iters: int = 2000
@@ -59,6 +78,11 @@ class FitSettings:
     ema: float | None = None
     guard_db: float = 5.0
     sync_every: int = 25
+    log_every: int = 5
+    stop: str = "iters"
+    stop_window: int = 50
+    stop_patience: int = 300
+    holdout: float = 0.0
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
@@ -66,24 +90,48 @@ class FitSettings:
     def __post_init__(self) -> None:
         if self.iters < 1:
             raise NasdipError(f"iters must be at least 1, got {self.iters}")
+        if self.sync_every < 1 or self.log_every < 1:
+            raise NasdipError("sync_every and log_every must be at least 1")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise NasdipError(f"the learning rate must be a positive finite number, got {self.lr}")
         if self.precision not in PRECISIONS:
             raise NasdipError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
             raise NasdipError(f"ema must be in [0, 1), got {self.ema}")
+        check_stop_settings(self.stop, self.stop_window, self.stop_patience, self.holdout, self.iters)
+
+    @property
+    def stop_config(self) -> StopConfig:
+        return StopConfig(self.stop, self.stop_window, self.stop_patience, min_steps=self.stop_window)
 
     def replace(self, **changes: Any) -> FitSettings:
+        """A copy with the given fields changed; ``None`` values leave a field as it is."""
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def with_stopping(self, needs_holdout: bool = False, **values: Any) -> FitSettings:
+        """A copy with the stopping values given (``None`` ignored); a detector or reward that needs held-out
+        pixels (``needs_holdout``) gets :data:`nasdip.stopping.DEFAULT_HOLDOUT` when no fraction is set."""
+        values = {key: value for key, value in values.items() if value is not None}
+        rule = resolve_rule(values.get("stop", self.stop))
+        if (needs_holdout or rule == "holdout") and not values.get("holdout", self.holdout):
+            values["holdout"] = DEFAULT_HOLDOUT
+        return self.replace(**values)
 
 
 @dataclass
 class FitResult:
     """The outcome of one fit.
 
-    ``metrics`` holds ``psnr`` and ``ssim`` of the final output when ground truth is known, ``psnr_max`` (the best
-    PSNR over all iterations: an oracle, for comparison with published numbers) and ``psnr_max_step``.
+    ``metrics`` holds the task's metrics of the returned output when ground truth is known (``psnr`` and
+    ``ssim`` for the built-in tasks), ``<score>_max`` (the best score over all iterations: an oracle, for
+    comparison with published numbers) and ``<score>_max_step``, where ``<score>`` is the task's
+    ``score_name``; ``stop_step`` (the step whose output is returned) and, with held-out pixels,
+    ``holdout_psnr`` (their error at that step, in dB) need no ground truth. ``stop_reason`` is ``iters`` (a
+    fixed number of steps), ``detected`` (a detector fired), ``cap`` (it did not fire before ``iters``) or
+    ``callback`` (a callback stopped the fit).
     """
 
     output: torch.Tensor
@@ -97,68 +145,194 @@ class FitResult:
     device: str
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
     precision: str = "fp32"
+    stop_reason: str = "iters"
+    heldout: list[float] = field(default_factory=list)
 
 
-def bf16_supported(device: torch.device) -> bool:
-    """Whether ``device`` runs bf16 natively (CPUs with AVX-512 BF16/AMX through oneDNN, GPUs from Ampere)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return False
+class FitDiverged(NasdipError):
+    """Every check of a fit found it diverged: there is no restoration to return."""
 
 
-def resolve_precision(name: str, device: torch.device) -> str:
-    """``auto`` -> ``bf16`` where the device supports it natively (2-3× faster per step on CPU; final PSNR of
-    ``dip-skip`` within 0.1 dB of fp32 on average: benchmarks/speed.py and the README), else ``fp32``."""
-    if name == "auto":
-        return "bf16" if bf16_supported(device) else "fp32"
-    return name
+def build_seeded(task: Task, problem: Problem, arch: Arch, config: NetConfig, seed: int,
+                 device: torch.device) -> torch.nn.Module:
+    """The task's model for ``arch``, initialised from ``seed`` (thread-safe; global RNGs are left alone)."""
+    with _BUILD_LOCK, torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        return task.build_model(arch, config, problem).to(device)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; a CUDA request without CUDA is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise NasdipError(f"device {name!r} requested but CUDA is not available; use --device cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise NasdipError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+def heldout_mask(task: Task, problem: Problem, fraction: float, seed: int) -> torch.Tensor | None:
+    """``(1, 1, h, w)`` mask of the observed pixels left out of the loss, drawn from ``seed`` on the CPU (so the
+    jitter sequence of the fit is the same with and without it); ``None`` for ``fraction == 0``."""
+    if fraction <= 0:
+        return None
+    height, width = problem.observation.shape[-2:]
+    generator = torch.Generator().manual_seed(seed + HOLDOUT_SEED_OFFSET)
+    mask = (torch.rand(1, 1, height, width, generator=generator) < fraction).float()
+    observed = task.observed(problem)
+    if observed is not None:
+        mask = mask * observed.cpu()
+    if mask.sum() == 0:
+        raise NasdipError(f"a held-out fraction of {fraction} leaves no observed pixel out of {width}x{height}; "
+                          f"raise --holdout or use a larger image")
+    return mask
 
 
-class Snapshot:
-    """Device-side copy of parameters, optimiser state and output average (refreshed in place)."""
+class Fitter:
+    """One fit in progress: the network, its noise input, optimiser, guard, stopping rule and the per-step
+    device buffers."""
 
-    def __init__(self, params: list[torch.Tensor], optimizer: torch.optim.Optimizer) -> None:
-        self.params = params
-        self.optimizer = optimizer
-        self.saved_params = [p.detach().clone() for p in params]
-        self.saved_state: list[dict[str, Any]] = [{} for _ in params]
-        self.average: torch.Tensor | None = None
+    def __init__(self, task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
+                 run: RunInfo | None = None, callbacks: tuple[Callback, ...] = ()) -> None:
+        self.task, self.settings, self.run, self.callbacks = task, settings, run, callbacks
+        self.device = resolve_device(settings.device)
+        self.precision = resolve_precision(settings.precision, self.device)
+        self.fast = self.precision == "bf16"
+        holdout = heldout_mask(task, problem, settings.holdout, settings.seed)
+        net = build_seeded(task, problem, arch, config, settings.seed, self.device)
+        self.problem = problem.to(self.device)
+        self.generator = torch.Generator(device=self.device).manual_seed(settings.seed)
+        height, width = problem.output_size
+        depth = getattr(net, "input_depth", config.input_depth)
+        z = torch.rand(1, depth, height, width, generator=self.generator, device=self.device) * settings.input_scale
+        if self.fast:
+            net, z = net.to(memory_format=torch.channels_last), z.contiguous(memory_format=torch.channels_last)
+        self.net, self.z = net, z
+        self._init_holdout(holdout)
+        params = [p for p in net.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(params, lr=settings.lr)
+        self.average = OutputAverage(settings.ema)
+        self.guard = DivergenceGuard(Snapshot(params, self.optimizer, self.average), settings.guard_db)
+        self.stopper = make_stop_rule(settings.stop_config, problem.channels * height * width,
+                                      torch.Generator().manual_seed(settings.seed), self.device)
+        self.losses = torch.full((settings.iters,), math.nan, device=self.device)
+        self.scores = torch.full((settings.iters,), math.nan, device=self.device)
+        self.steps = 0
+        self.checked = 0
+        self.stop_reason = "iters" if self.stopper is None else "cap"
 
-    def save(self, average: torch.Tensor | None) -> None:
+    def _init_holdout(self, holdout: torch.Tensor | None) -> None:
+        self.holdout = None if holdout is None else holdout.to(self.device)
+        self.fit_weight = None
+        self.heldout = None
+        if self.holdout is not None:
+            observed = self.task.observed(self.problem)
+            self.fit_weight = (1.0 - self.holdout) * (1.0 if observed is None else observed)
+            self.heldout = torch.full((self.settings.iters,), math.nan, device=self.device)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast):
+            return self.net(z).float()
+
+    def step(self) -> torch.Tensor:
+        """One optimisation step; everything stays on the device. Returns the step's reported output (the
+        average when there is one)."""
+        settings, task, problem = self.settings, self.task, self.problem
+        z = self.z
+        if settings.reg_noise:
+            z = z + settings.reg_noise * torch.randn(z.shape, generator=self.generator, device=self.device)
+        output = self.forward(z)
+        loss = task.loss(output, problem) if self.fit_weight is None else task.loss(output, problem, self.fit_weight)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
         with torch.no_grad():
-            for saved, live in zip(self.saved_params, self.params, strict=True):
-                saved.copy_(live)
-            for kept, param in zip(self.saved_state, self.params, strict=True):
-                for key, value in self.optimizer.state.get(param, {}).items():
-                    if torch.is_tensor(value) and key in kept:
-                        kept[key].copy_(value)
-                    else:
-                        kept[key] = value.detach().clone() if torch.is_tensor(value) else value
-            if average is not None:
-                self.average = average.clone() if self.average is None else self.average.copy_(average)
+            current = self.average.update(output.detach())
+            self.losses[self.steps] = loss.detach()
+            if problem.clean is not None:
+                self.scores[self.steps] = task.score(task.render(current, problem), problem.clean)
+            error = None
+            if self.holdout is not None:
+                error = task.heldout_error(current, problem, self.holdout)
+                self.heldout[self.steps] = error
+        self.steps += 1
+        if self.stopper is not None:
+            self.stopper.observe(self.steps, current, error)
+        return current
 
-    def restore(self, average: torch.Tensor | None) -> None:
-        with torch.no_grad():
-            for saved, live in zip(self.saved_params, self.params, strict=True):
-                live.copy_(saved)
-            for kept, param in zip(self.saved_state, self.params, strict=True):
-                self.optimizer.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in kept.items()}
-            if average is not None and self.average is not None:
-                average.copy_(self.average)
+    def due(self) -> bool:
+        """Whether this step is a synchronisation point."""
+        return self.steps % self.settings.sync_every == 0 or self.steps == self.settings.iters
+
+    def synchronise(self) -> bool:
+        """Guard, progress, stopping rule and callbacks for the steps since the last call; ``True`` asks the fit
+        to stop."""
+        from nasdip.plugin_manager import notify
+
+        first, self.checked = self.checked, self.steps
+        window = self._window(first)  # the only host synchronisation
+        if not self.guard.check(window["loss"]):
+            return False
+        if self.run is not None:
+            for offset in range(self.steps - first):
+                step = first + offset + 1
+                if step % self.settings.log_every == 0 or step == self.steps:
+                    notify("fit_progress", run=self.run, step=step,
+                           metrics={key: values[offset] for key, values in window.items()})
+        if self.stopper is not None and self.stopper.should_stop(self.steps):
+            self.stop_reason = "detected"
+            return True
+        metrics = {key: values[-1] for key, values in window.items()}
+        if any(callback(self.steps, metrics) for callback in self.callbacks):
+            self.stop_reason = "callback"
+            return True
+        return False
+
+    def _window(self, first: int) -> dict[str, list[float]]:
+        """Per-step host values since ``first``: the loss, the score (with ground truth), the held-out PSNR."""
+        window = {"loss": self.losses[first : self.steps].tolist()}
+        if self.problem.clean is not None:
+            window[self.task.score_name] = self.scores[first : self.steps].tolist()
+        if self.heldout is not None:
+            window["holdout_psnr"] = [heldout_psnr(value) for value in self.heldout[first : self.steps].tolist()]
+        return window
+
+    @torch.no_grad()
+    def final(self) -> tuple[int, torch.Tensor]:
+        """The returned step and output: the detected one, else the output average when there is one, else the
+        network on the jitter-free input."""
+        if self.guard.good_checks == 0 and self.guard.rollbacks:
+            raise FitDiverged(f"the fit diverged at every check ({self.guard.rollbacks} rollbacks) and has no "
+                              f"restoration; lower the learning rate (--lr, now {self.settings.lr})")
+        selected = self.stopper.selection() if self.stop_reason == "detected" else None
+        if selected is not None:
+            step, output = selected
+        else:
+            step = self.steps
+            output = self.average.value if self.average.value is not None else self.forward(self.z)
+        if not torch.isfinite(output).all():
+            raise FitDiverged("the restoration is not finite (the fit diverged); lower the learning rate (--lr)")
+        return step, output
+
+    def result(self, start: float) -> FitResult:
+        """The restoration and its metrics; ``start`` is when fitting began (``time.perf_counter``)."""
+        step, output = self.final()
+        final, extras = self.task.finalize(output, self.problem)
+        seconds = time.perf_counter() - start
+        scores = self.scores[: self.steps].tolist()
+        heldout = [] if self.heldout is None else self.heldout[: self.steps].tolist()
+        metrics: dict[str, float] = {"stop_step": step}
+        if heldout:
+            metrics["holdout_psnr"] = self._heldout_at(step, heldout)
+        if self.problem.clean is not None:
+            metrics.update(self.task.metrics(final, self.problem.clean))
+            name = self.task.score_name
+            # Oracle: the best score over every iterate, the returned output included.
+            candidates = [(value, index + 1) for index, value in enumerate(scores) if math.isfinite(value)]
+            candidates.append((metrics[name], step))
+            metrics[f"{name}_max"], metrics[f"{name}_max_step"] = max(candidates)
+        return FitResult(output=final.detach().float().cpu().contiguous(), metrics=metrics,
+                         losses=self.losses[: self.steps].tolist(), scores=scores, iters=self.steps, seconds=seconds,
+                         rollbacks=self.guard.rollbacks, settings=self.settings, device=str(self.device),
+                         extras={name: image.detach().float().cpu() for name, image in extras.items()},
+                         precision=self.precision, stop_reason=self.stop_reason, heldout=heldout)
+
+    def _heldout_at(self, step: int, heldout: list[float]) -> float:
+        """The held-out PSNR of the returned step, averaged over the detector's window (less noisy than one
+        step's value)."""
+        window = heldout[max(0, step - self.settings.stop_window) : step]
+        finite = [value for value in window if math.isfinite(value)]
+        return heldout_psnr(sum(finite) / len(finite)) if finite else math.nan
 
 
 def fit(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
@@ -166,101 +340,13 @@ def fit(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: F
     """Fit a network of architecture ``arch`` to ``problem`` and return the restoration."""
     from nasdip.plugin_manager import notify
 
-    device = resolve_device(settings.device)
-    with _BUILD_LOCK, torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(settings.seed)  # initialisation is seeded, thread-safe, and leaves global RNGs alone
-        net = task.build_model(arch, config, problem).to(device)
-    problem = problem.to(device)
-    generator = torch.Generator(device=device).manual_seed(settings.seed)
-    height, width = problem.output_size
-    input_depth = getattr(net, "input_depth", config.input_depth)
-    z = torch.rand(1, input_depth, height, width, generator=generator, device=device) * settings.input_scale
-    precision = resolve_precision(settings.precision, device)
-    fast = precision == "bf16"
-    if fast:
-        net = net.to(memory_format=torch.channels_last)
-        z = z.contiguous(memory_format=torch.channels_last)
-    params = [p for p in net.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=settings.lr)
-    snapshot = Snapshot(params, optimizer)
-    losses = torch.full((settings.iters,), math.nan, device=device)
-    scores = torch.full((settings.iters,), math.nan, device=device)
-    clean = problem.clean
-    average: torch.Tensor | None = None
-    guard_factor = 10.0 ** (settings.guard_db / 10.0)
-    last_good = math.inf
-    rollbacks = 0
-    checked = 0
+    fitter = Fitter(task, problem, arch, config, settings, run, callbacks)
     start = time.perf_counter()
-    step = 0
-    while step < settings.iters:
-        jitter = torch.randn(z.shape, generator=generator, device=device) if settings.reg_noise else None
-        z_in = z + settings.reg_noise * jitter if jitter is not None else z
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=fast):
-            output = net(z_in)
-        output = output.float()
-        loss = task.loss(output, problem)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        with torch.no_grad():
-            current = output.detach()
-            if settings.ema is not None:
-                if average is None:
-                    average = current.clone()
-                else:
-                    average.mul_(settings.ema).add_(current, alpha=1.0 - settings.ema)
-                current = average
-            losses[step] = loss.detach()
-            if clean is not None:
-                scores[step] = task.score(task.render(current, problem), clean)
-        step += 1
-        if step % settings.sync_every and step != settings.iters:
-            continue
-        window = losses[checked:step].tolist()  # the only host synchronisation
-        checked = step
-        if not all(map(math.isfinite, window)) or window[-1] > last_good * guard_factor:
-            snapshot.restore(average)
-            rollbacks += 1
-            continue
-        last_good = window[-1]
-        snapshot.save(average)
-        metrics = {"loss": window[-1]}
-        if clean is not None:
-            metrics["psnr"] = float(scores[step - 1])
-        if run is not None:
-            notify("fit_progress", run=run, step=step, metrics=metrics)
-        if any(callback(step, metrics) for callback in callbacks):
+    while fitter.steps < settings.iters:
+        fitter.step()
+        if fitter.due() and fitter.synchronise():
             break
-    with torch.no_grad():
-        if average is not None:
-            final = average
-        else:
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=fast):
-                final = net(z).float()
-        final, extras = task.finalize(final, problem)
-    seconds = time.perf_counter() - start
-    result_metrics: dict[str, float] = {}
-    score_list = scores[:step].tolist()
-    if clean is not None:
-        result_metrics = task.metrics(final, clean)
-        # Oracle: the best PSNR over every iterate, the final (jitter-free) output included.
-        candidates = [(value, index + 1) for index, value in enumerate(score_list) if math.isfinite(value)]
-        candidates.append((result_metrics["psnr"], step))
-        result_metrics["psnr_max"], result_metrics["psnr_max_step"] = max(candidates)
-    result = FitResult(
-        output=final.detach().float().cpu().contiguous(),
-        metrics=result_metrics,
-        losses=losses[:step].tolist(),
-        scores=score_list,
-        iters=step,
-        seconds=seconds,
-        rollbacks=rollbacks,
-        settings=settings,
-        device=str(device),
-        extras={name: image.detach().float().cpu() for name, image in extras.items()},
-        precision=precision,
-    )
+    result = fitter.result(start)
     if run is not None:
         notify("fit_finished", run=run, result=result)
     return result

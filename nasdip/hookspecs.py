@@ -24,6 +24,7 @@ import pluggy
 
 if TYPE_CHECKING:
     import click
+    import torch
 
     from nasdip.events import RunInfo
     from nasdip.executor import Executor
@@ -102,10 +103,20 @@ def run_started(run: RunInfo) -> None:
 
 @hookspec
 def fit_progress(run: RunInfo, step: int, metrics: Mapping[str, float]) -> None:
-    """A restoration step was measured.
+    """A fitting (or training) step was measured.
 
-    Called every ``log_every`` fitting steps with host-side numbers such as ``loss`` and, when ground truth is
-    known, ``psnr``. Also called for each fit inside a search trial (``run.kind == "search"``).
+    Called for every ``log_every``-th step of a fit (default 5) with host-side numbers such as ``loss`` and,
+    when ground truth is known, the task's score (``psnr``). The engine reads them in batches at its
+    synchronisation points (every ``sync_every`` steps), so the calls for a window arrive together. Also called
+    for fits inside a search trial and for training runs (``nasdip translate``: the CycleGAN losses).
+    """
+
+
+@hookspec
+def sample_images(run: RunInfo, step: int, images: Mapping[str, torch.Tensor]) -> None:
+    """A run shows named images at a step (``nasdip translate``: real, translated and reconstructed samples).
+
+    Each image is ``(1, C, H, W)`` in [0, 1] on the CPU.
     """
 
 
@@ -137,17 +148,21 @@ def run_finished(run: RunInfo) -> None:
     """A run ends, normally or not: loggers flush and close their files here."""
 
 
-#: Hook names grouped by purpose, for documentation checks and ``nasdip plugins``.
-REGISTRATION_HOOKS: dict[str, str] = {
-    "register_spaces": "spaces",
-    "register_searchers": "searchers",
-    "register_tasks": "tasks",
-    "register_executors": "executors",
-    "register_rewards": "rewards",
+#: What registration hooks register: kind -> how to name one member in messages. The hook of ``kind`` is
+#: ``register_<kind>``.
+REGISTRY_KINDS: dict[str, str] = {
+    "spaces": "search space",
+    "searchers": "searcher",
+    "tasks": "task",
+    "executors": "executor",
+    "rewards": "reward",
 }
+#: Hook names grouped by purpose, for documentation checks and ``nasdip plugins``.
+REGISTRATION_HOOKS: dict[str, str] = {f"register_{kind}": kind for kind in REGISTRY_KINDS}
 LIFECYCLE_HOOKS = (
     "run_started",
     "fit_progress",
+    "sample_images",
     "fit_finished",
     "trial_finished",
     "searcher_progress",

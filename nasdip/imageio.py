@@ -146,3 +146,25 @@ def crop_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
     """Centre-crop ``image`` so both sides are multiples of ``multiple``."""
     height, width = image.shape[-2:]
     return center_crop(image, height - height % multiple, width - width % multiple)
+
+
+def crop_square(image: torch.Tensor, side: int | None) -> torch.Tensor:
+    """Centre crop to ``side x side`` (each side capped at the image's); ``None`` leaves the image whole."""
+    if side is None:
+        return image
+    return center_crop(image, min(side, image.shape[-2]), min(side, image.shape[-1]))
+
+
+#: File suffixes :func:`list_images` picks up.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def list_images(directory: Path) -> list[Path]:
+    """The image files directly inside ``directory``, sorted by name."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise NasdipError(f"{directory}: not a directory of images")
+    images = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not images:
+        raise NasdipError(f"{directory}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
+    return images

@@ -6,13 +6,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import click
+
 from nasdip.errors import UsageError
 
 
 @dataclass(frozen=True)
 class Option:
-    """A plugin's own setting (a task's, an executor's), exposed on the command line as ``--<name>``
-    (underscores become dashes).
+    """A plugin's own setting (a task's, an executor's, a searcher's), exposed on the command line as
+    ``--<name>`` (underscores become dashes; searchers' as ``--searcher-option name=value``).
 
     ``type`` is a click parameter type or a Python type; ``choices`` restricts the values.
     """
@@ -28,20 +30,38 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
 
-def resolve_values(owner: str, options: Sequence[Option], values: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults overridden by ``values``; unknown names and values outside ``choices`` are usage errors.
+def convert(option: Option, value: Any, owner: str) -> Any:
+    """``value`` converted to the option's type (``None`` stays ``None``); a bad value is a usage error."""
+    if value is None:
+        return None
+    try:
+        return click.types.convert_type(option.type).convert(value, None, None)
+    except click.BadParameter as error:
+        raise UsageError(f"{owner} option {option.name}: {error.message}") from None
 
-    ``owner`` names the plugin in messages, e.g. ``task 'sr'``.
+
+def resolve_values(owner: str, options: Sequence[Option], values: Mapping[str, Any],
+                   as_flags: bool = True) -> dict[str, Any]:
+    """Defaults overridden by ``values`` (converted to each option's type); unknown names, values of the wrong
+    type and values outside ``choices`` are usage errors.
+
+    ``owner`` names the plugin in messages, e.g. ``task 'sr'``; ``as_flags=False`` names options as ``key``
+    (for ``--searcher-option key=value``) instead of ``--key``.
     """
+
+    def label(name: str) -> str:
+        return "--" + name.replace("_", "-") if as_flags else name
+
     known = {option.name: option for option in options}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        flags = ", ".join(option.flag for option in options) or "none"
-        raise UsageError(f"{owner} has no option --{unknown[0].replace('_', '-')} (its options: {flags})")
+        names = ", ".join(label(option.name) for option in options) or "none"
+        raise UsageError(f"{owner} has no option {label(unknown[0])} (its options: {names})")
     resolved = {name: option.default for name, option in known.items()}
     for name, value in values.items():
         option = known[name]
+        value = convert(option, value, owner)
         if option.choices is not None and value not in option.choices:
-            raise UsageError(f"{option.flag} must be one of {', '.join(map(str, option.choices))}, got {value!r}")
+            raise UsageError(f"{label(name)} must be one of {', '.join(map(str, option.choices))}, got {value!r}")
         resolved[name] = value
     return resolved

@@ -6,16 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from nasdip.errors import DuplicateNameError, UnknownNameError
+from nasdip.hookspecs import REGISTRY_KINDS
 from nasdip.plugin_manager import get_plugin_manager
 
 #: Registry kinds and how to name one of their members in messages.
-KINDS: dict[str, str] = {
-    "spaces": "search space",
-    "searchers": "searcher",
-    "tasks": "task",
-    "executors": "executor",
-    "rewards": "reward",
-}
+KINDS = REGISTRY_KINDS
 
 
 @dataclass(frozen=True)
@@ -62,6 +57,15 @@ def entries(kind: str) -> dict[str, Entry]:
 def names(kind: str) -> list[str]:
     """Registered names of ``kind``, sorted."""
     return list(entries(kind))
+
+
+def default_name(kind: str) -> str:
+    """The name of the first registered ``kind`` whose object is marked ``default`` (built-ins register first,
+    so a plugin cannot silently replace a built-in default); raises when no plugin marks one."""
+    for _, obj in registrations(kind):
+        if getattr(obj, "default", False):
+            return obj.name
+    raise UnknownNameError(f"no {KINDS[kind]} is marked as the default; choose one explicitly")
 
 
 def get(kind: str, name: str) -> Any:

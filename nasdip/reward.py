@@ -29,13 +29,18 @@ class Reward:
     """A named reward function.
 
     ``needs_fit=False`` rewards are computed from the architecture alone (proxies, surrogates): candidates are
-    then not fitted at all.
+    then not fitted at all. ``needs_clean=False`` rewards use no ground truth (searches on observed images);
+    ``needs_holdout`` rewards read the held-out pixels' error, so candidates are fitted with some held out.
+    ``default`` marks the reward searches use when none is named.
     """
 
     name: str
     function: Callable[[RewardContext], float]
     help: str = ""
     needs_fit: bool = True
+    needs_clean: bool = True
+    needs_holdout: bool = False
+    default: bool = False
 
     def __call__(self, context: RewardContext) -> float:
         return float(self.function(context))

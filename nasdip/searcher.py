@@ -2,7 +2,7 @@
 
 The search driver calls :meth:`Searcher.ask` for candidates and :meth:`Searcher.tell` with each candidate's
 reward (``None`` when its evaluation failed). A searcher never evaluates candidates itself, except
-differentiable ones that need the objective: they get it from ``context`` (see :class:`SearchContext`).
+those that optimise through the objective itself: they get it from ``context`` (see :class:`SearchContext`).
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from nasdip.arch import Arch
+from nasdip.options import Option, resolve_values
+from nasdip.rng import load_python_rng_state, python_rng_state
 from nasdip.space import Space
 
 
@@ -22,19 +24,25 @@ def _ignore(scalars: dict[str, float], step: int) -> None:
 
 
 @dataclass
+class FitObjective:
+    """The fitting objective of a search: its task, the degraded search images, the per-candidate fit settings
+    and network configuration. Searchers that optimise through the objective itself (differentiable or one-shot
+    search, zero-cost proxies) use it; others never need it."""
+
+    task: Any
+    problems: list[Any]
+    settings: Any
+    config: Any
+
+
+@dataclass
 class SearchContext:
-    """What a searcher may know about the run besides its space.
+    """What a searcher may know about the run besides its space: where to ``log`` scalars (controller entropy,
+    mixture weights, ...: they reach loggers through the ``searcher_progress`` hook) and the search's
+    :class:`FitObjective` (``None`` outside a search)."""
 
-    Only searchers that optimise through the fitting objective itself (``darts``) need ``task``, ``problems``,
-    ``settings`` and ``config``; every searcher may ``log`` scalars (controller entropy, mixture weights, ...),
-    which reach loggers through the ``searcher_progress`` hook.
-    """
-
-    task: Any = None
-    problems: list[Any] = field(default_factory=list)
-    settings: Any = None
-    config: Any = None
     log: Callable[[dict[str, float], int], None] = _ignore
+    objective: FitObjective | None = None
 
 
 class Searcher(ABC):
@@ -42,20 +50,14 @@ class Searcher(ABC):
 
     name: ClassVar[str] = ""
     help: ClassVar[str] = ""
-    #: Searcher-specific settings and their defaults; users override them with ``--searcher-option key=value``.
-    defaults: ClassVar[dict[str, Any]] = {}
+    #: Searcher-specific settings (typed, with defaults); users set them with ``--searcher-option key=value``.
+    options: ClassVar[tuple[Option, ...]] = ()
 
-    def __init__(self, space: Space, seed: int = 0, context: SearchContext | None = None, **options: Any) -> None:
-        unknown = sorted(set(options) - set(self.defaults))
-        if unknown:
-            from nasdip.errors import UsageError
-
-            known = ", ".join(sorted(self.defaults)) or "none"
-            raise UsageError(f"searcher {self.name!r} has no option {unknown[0]!r} (its options: {known})")
+    def __init__(self, space: Space, seed: int = 0, context: SearchContext | None = None, **values: Any) -> None:
         self.space = space
         self.seed = seed
         self.context = context or SearchContext()
-        self.options = {**self.defaults, **options}
+        self.values = resolve_values(f"searcher {self.name!r}", self.options, values, as_flags=False)
         self.rng = random.Random(seed)
 
     @abstractmethod
@@ -77,10 +79,8 @@ class Searcher(ABC):
     def state_dict(self) -> dict[str, Any]:
         """State for resuming (saved with ``torch.save``: tensors, numbers, strings, lists and dicts);
         subclasses extend it."""
-        version, internal, gauss = self.rng.getstate()
-        return {"rng": [version, list(internal), gauss]}
+        return {"rng": python_rng_state(self.rng)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
-        version, internal, gauss = state["rng"]
-        self.rng.setstate((version, tuple(internal), gauss))
+        load_python_rng_state(self.rng, state["rng"])

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from nasdip.arch import Arch
-from nasdip.fit import FitSettings, fit, resolve_device
+from nasdip.device import resolve_device
+from nasdip.fit import FitSettings, fit
 from nasdip.nn.config import NetConfig
 from nasdip.task import Problem, Task
 
@@ -131,7 +132,7 @@ def time_plain(task: Task, problem: Problem, arch: Arch, config: NetConfig, sett
 
 def speed_rows(task: Task, archs: list[Arch], config: NetConfig, settings: FitSettings, sizes) -> list[dict]:
     """Plain and nasdip timings for every arch at every size, on centre crops of the built-in photo."""
-    from nasdip.restoration import builtin_problem
+    from nasdip.problems import builtin_problem
 
     rows = []
     for size in sizes:

@@ -38,16 +38,15 @@ class Problem:
         observation: what the fit must explain, ``(1, C, h, w)`` in [0, 1] (a low-resolution, noisy or masked image).
         output_size: ``(H, W)`` of the restored image.
         clean: the ground truth at ``output_size`` when known (benchmarks, searches, ``--gt``).
-        mask: known-pixel mask ``(1, 1, H, W)`` (inpainting), else ``None``.
         name: a label for tables and logs.
         info: the input file's mode and bit depth (outputs are written alike).
-        extras: task-specific tensors (e.g. a transmission map); moved to the device with the rest.
+        extras: task-specific tensors (an inpainting mask, a transmission map); moved to the device with the rest
+            and cropped with the image when it is restored in tiles (those at the output size).
     """
 
     observation: torch.Tensor
     output_size: tuple[int, int]
     clean: torch.Tensor | None = None
-    mask: torch.Tensor | None = None
     name: str = "image"
     info: ImageInfo | None = None
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -62,8 +61,13 @@ class Problem:
         def move(tensor):
             return None if tensor is None else tensor.to(device)
 
-        return replace(self, observation=move(self.observation), clean=move(self.clean), mask=move(self.mask),
+        return replace(self, observation=move(self.observation), clean=move(self.clean),
                        extras={key: move(value) for key, value in self.extras.items()})
+
+
+def weighted_mean_square(residual: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean of ``residual^2`` over the pixels where ``weight`` is 1 (``weight`` broadcasts over channels)."""
+    return (weight * residual.square()).sum() / (weight.sum() * residual.shape[1]).clamp_min(1)
 
 
 class Task(ABC):
@@ -76,8 +80,14 @@ class Task(ABC):
     baseline_name: ClassVar[str] = "input"
     #: Smallest observation side the task accepts.
     min_size: ClassVar[int] = 8
-    #: The architecture used when the user names none.
-    default_arch: ClassVar[str] = "dip-skip"
+    #: The architecture used when the user names none (``None``: the user must name one).
+    default_arch: ClassVar[str | None] = None
+    #: Architectures a benchmark compares when the user names none (default: :attr:`default_arch`).
+    reference_archs: ClassVar[tuple[str, ...]] = ()
+    #: The key of the headline metric that :meth:`score` computes (``<score_name>_max`` is its oracle maximum).
+    score_name: ClassVar[str] = "psnr"
+    #: The unit of the score, for tables and plots.
+    score_unit: ClassVar[str] = "dB"
 
     def __init__(self, **values: Any) -> None:
         self.values = resolve_values(f"task {self.name!r}", self.options, values)
@@ -105,16 +115,33 @@ class Task(ABC):
         pixels between the weight and architecture steps)."""
         return self.operator(output, problem) - problem.observation
 
-    def loss(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
-        """The fitting loss: ``mean(residual^2)``."""
-        return self.residual(output, problem).square().mean()
+    def observed(self, problem: Problem) -> torch.Tensor | None:
+        """``(1, 1, h, w)`` mask of the observation pixels that carry information (1) — the known pixels for
+        inpainting — or ``None`` when all do (default). Held-out pixels are drawn among them."""
+        return None
+
+    def loss(self, output: torch.Tensor, problem: Problem, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """The fitting loss: ``mean(residual^2)`` over the pixels where ``weight`` is 1 (all when ``None``;
+        the engine passes the pixels not held out), plus :meth:`regularizer`."""
+        residual = self.residual(output, problem)
+        data = residual.square().mean() if weight is None else weighted_mean_square(residual, weight)
+        return data + self.regularizer(output, problem)
+
+    def regularizer(self, output: torch.Tensor, problem: Problem) -> torch.Tensor | float:
+        """A prior term added to the loss (e.g. total variation of a transmission map); default 0."""
+        return 0.0
+
+    def heldout_error(self, output: torch.Tensor, problem: Problem, heldout: torch.Tensor) -> torch.Tensor:
+        """Mean squared residual over the held-out pixels (``heldout`` is a ``(1, 1, h, w)`` 0/1 mask)."""
+        return weighted_mean_square(self.residual(output, problem), heldout)
 
     def score(self, restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
-        """The task's headline metric (PSNR in dB), as a tensor on the device (no host synchronisation)."""
+        """The task's headline metric (:attr:`score_name`; PSNR in dB by default), as a tensor on the device
+        (no host synchronisation)."""
         return psnr(restored, clean)[0]
 
     def metrics(self, restored: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
-        """Every reported metric of a restoration against its ground truth."""
+        """Every reported metric of a restoration against its ground truth (:attr:`score_name` included)."""
         return {"psnr": float(self.score(restored, clean)), "ssim": float(ssim(restored, clean)[0])}
 
     def baseline(self, problem: Problem) -> torch.Tensor:
@@ -149,6 +176,20 @@ class Task(ABC):
         return fit(self, problem, arch, config, settings, run=run, callbacks=callbacks)
 
     # -- helpers ---------------------------------------------------------------------------------------
+
+    def arch_spec(self, given: str | None) -> str:
+        """``given`` or the task's default architecture; a task without one needs ``--arch``."""
+        if given is not None:
+            return given
+        if self.default_arch is None:
+            from nasdip.errors import UsageError
+
+            raise UsageError(f"task {self.name!r} has no default architecture; choose one with --arch")
+        return self.default_arch
+
+    def reference_specs(self) -> tuple[str, ...]:
+        """The architectures a benchmark compares by default."""
+        return self.reference_archs or (self.arch_spec(None),)
 
     def check_size(self, image: torch.Tensor, what: str = "image") -> None:
         """Refuse images too small to restore."""

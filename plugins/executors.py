@@ -24,12 +24,14 @@ from nasdip.errors import NasdipError
 from nasdip.executor import Executor
 from nasdip.options import Option
 from nasdip.search.evaluate import EvalJob, EvalOutcome, evaluate
+from nasdip.search.records import FAILED
 
 
 class SerialExecutor(Executor):
     """One candidate after another, in this process (the default)."""
 
     name = "serial"
+    default = True
     help = "evaluate candidates one after another in this process (default)"
 
     def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
@@ -118,6 +120,7 @@ class ProcessExecutor(Executor):
     """A pool of local worker processes with fault isolation and per-trial timeouts."""
 
     name = "process"
+    supports_timeout = True
     help = "local worker processes (one torch thread share and one GPU each); crashes and timeouts fail one trial"
     options = (Option("process_threads", int, None, "Torch threads per worker (default: CPU cores // workers)."),)
 
@@ -171,7 +174,7 @@ class ProcessExecutor(Executor):
                 if failure is not None:
                     busy.discard(index)
                     self._replace(index)
-                    on_outcome(EvalOutcome(job.trial, "failed", seconds=time.monotonic() - slot.started, error=failure))
+                    on_outcome(EvalOutcome(job.trial, FAILED, seconds=time.monotonic() - slot.started, error=failure))
 
     def close(self) -> None:
         for slot in self.slots:
@@ -190,6 +193,7 @@ class RayExecutor(Executor):
     """Candidates as Ray tasks: on a local Ray started here, or on the cluster at ``--ray-address``/RAY_ADDRESS."""
 
     name = "ray"
+    supports_timeout = True
     help = "Ray tasks on a cluster (--ray-address or RAY_ADDRESS) or a local Ray; needs nasdip[ray]"
     options = (
         Option("ray_address", str, None, "Ray cluster address (default: RAY_ADDRESS, else start a local Ray)."),
@@ -232,14 +236,14 @@ class RayExecutor(Executor):
                 try:
                     on_outcome(ray.get(reference))
                 except Exception as error:  # a crashed or cancelled task fails its trial only
-                    on_outcome(EvalOutcome(job.trial, "failed", seconds=time.monotonic() - started,
+                    on_outcome(EvalOutcome(job.trial, FAILED, seconds=time.monotonic() - started,
                                            error=f"ray task failed: {type(error).__name__}: {error}".splitlines()[0]))
             if self.trial_timeout is not None:
                 for reference, (job, started) in list(running.items()):
                     if time.monotonic() - started > self.trial_timeout:
                         ray.cancel(reference, force=True)
                         running.pop(reference)
-                        on_outcome(EvalOutcome(job.trial, "failed", seconds=time.monotonic() - started,
+                        on_outcome(EvalOutcome(job.trial, FAILED, seconds=time.monotonic() - started,
                                                error=f"timed out after {self.trial_timeout:g} s"))
 
     def close(self) -> None:

@@ -104,6 +104,7 @@ class NasdipSpace(Space):
     """The full NAS-DIP space: upsampling cell and cross-scale connections (the released final models)."""
 
     name = "nasdip"
+    default = True
     help = "NAS-DIP: upsampling cell x cross-scale connections on the NAS-DIP backbone"
     decisions = CELL + LINKS
 

@@ -63,6 +63,15 @@ def fit_progress(run, step: int, metrics: Mapping[str, float]) -> None:
 
 
 @hookimpl
+def sample_images(run, step: int, images: Mapping[str, Any]) -> None:
+    if run.logdir is None:
+        return
+    writer = writer_for(run.logdir)
+    for name, image in images.items():
+        writer.add_image(f"samples/{name}", image[0].clamp(0, 1).cpu(), step)
+
+
+@hookimpl
 def fit_finished(run, result) -> None:
     writer = _fit_writer(run)
     if writer is None:

@@ -16,15 +16,12 @@ import torch
 
 from nasdip import hookimpl
 from nasdip.arch import Arch
-from nasdip.fit import resolve_device
-from nasdip.nn.build import PaddedNet
+from nasdip.device import resolve_device
+from nasdip.nn.build import build_supernetwork, weight_parameters
 from nasdip.nn.supernet import new_arch_logits
+from nasdip.options import Option
 from nasdip.searcher import Searcher
-
-
-def masked_mean_square(residual: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``residual^2`` over the pixels where ``mask`` is 1 (the mask broadcasts over channels)."""
-    return (mask * residual.square()).sum() / (mask.sum() * residual.shape[1])
+from nasdip.task import weighted_mean_square
 
 
 class DartsSearcher(Searcher):
@@ -32,7 +29,12 @@ class DartsSearcher(Searcher):
 
     name = "darts"
     help = "differentiable search: super-network, weights and architecture fitted on disjoint pixel halves"
-    defaults = {"steps": None, "arch_lr": 0.003, "arch_weight_decay": 0.001, "log_every": 10}
+    options = (
+        Option("steps", int, None, "super-network fitting steps (default: the search's --iters)"),
+        Option("arch_lr", float, 0.003, "Adam learning rate of the architecture logits"),
+        Option("arch_weight_decay", float, 0.001, "weight decay of the architecture logits"),
+        Option("log_every", int, 10, "steps between mixture-weight logs"),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -58,40 +60,36 @@ class DartsSearcher(Searcher):
 
     def search(self) -> Arch:
         """Fit the super-networks and architecture logits; return the derived architecture."""
-        context = self.context
-        task, problems, settings, config = context.task, context.problems, context.settings, context.config
-        if task is None or not problems:
+        objective = self.context.objective
+        if objective is None:
             from nasdip.errors import NasdipError
 
             raise NasdipError("the darts searcher needs the search's task and images (run it through nasdip search)")
+        task, problems, settings, config = objective.task, objective.problems, objective.settings, objective.config
         device = resolve_device(settings.device)
-        steps = int(self.options["steps"] or settings.iters)
+        steps = self.values["steps"] or settings.iters
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             logits = new_arch_logits(self.space.decisions)
-            nets = []
-            for problem in problems:
-                net_config = config.replace(out_channels=problem.channels)
-                supernet = self.space.build_supernet(net_config, logits)
-                nets.append(PaddedNet(supernet, self.space.multiple(net_config), self.space.min_size(net_config),
-                                      None, net_config).to(device))
+            nets = [build_supernetwork(self.space, config.replace(out_channels=problem.channels), logits).to(device)
+                    for problem in problems]
         problems = [problem.to(device) for problem in problems]
         generator = torch.Generator(device=device).manual_seed(self.seed)
         noise = [torch.rand(1, config.input_depth, *p.output_size, generator=generator, device=device)
                  * settings.input_scale for p in problems]
         splits = [(torch.rand(1, 1, *p.observation.shape[-2:], generator=generator, device=device) < 0.5).float()
                   for p in problems]
-        weights = [parameter for net in nets for parameter in net.net.weight_parameters()]
+        weights = [parameter for net in nets for parameter in weight_parameters(net, logits)]
         weight_optimizer = torch.optim.Adam(weights, lr=settings.lr)
-        arch_optimizer = torch.optim.Adam(logits.parameters(), lr=float(self.options["arch_lr"]), betas=(0.5, 0.999),
-                                          weight_decay=float(self.options["arch_weight_decay"]))
+        arch_optimizer = torch.optim.Adam(logits.parameters(), lr=self.values["arch_lr"], betas=(0.5, 0.999),
+                                          weight_decay=self.values["arch_weight_decay"])
 
         def objective(held_out: bool) -> torch.Tensor:
             total = torch.zeros((), device=device)
             for net, problem, z, split in zip(nets, problems, noise, splits, strict=True):
                 jitter = torch.randn(z.shape, generator=generator, device=device) * settings.reg_noise
                 residual = task.residual(net(z + jitter), problem)
-                total = total + masked_mean_square(residual, 1.0 - split if held_out else split)
+                total = total + weighted_mean_square(residual, 1.0 - split if held_out else split)
             return total / len(nets)
 
         for step in range(1, steps + 1):
@@ -101,7 +99,7 @@ class DartsSearcher(Searcher):
                 loss = objective(held_out)
                 loss.backward()
                 optimizer.step()
-            if step % int(self.options["log_every"]) == 0 or step == steps:
+            if step % self.values["log_every"] == 0 or step == steps:
                 self.context.log(self._mixture_scalars(logits, held_out_loss=float(loss.detach())), step)
         return self.space.derive({name: value.detach().cpu() for name, value in logits.items()})
 

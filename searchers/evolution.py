@@ -12,6 +12,7 @@ from typing import Any
 
 from nasdip import hookimpl
 from nasdip.arch import Arch
+from nasdip.options import Option
 from nasdip.searcher import Searcher
 
 
@@ -20,7 +21,10 @@ class EvolutionSearcher(Searcher):
 
     name = "evolution"
     help = "regularized (aging) evolution: tournament selection, one-decision mutations"
-    defaults = {"population": 8, "sample": 3}
+    options = (
+        Option("population", int, 8, "architectures kept (the oldest is removed)"),
+        Option("sample", int, 3, "tournament size: the best of this many random members is mutated"),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -29,9 +33,9 @@ class EvolutionSearcher(Searcher):
 
     def ask(self) -> Arch:
         self.asked += 1
-        if self.asked <= int(self.options["population"]) or not self.population:
+        if self.asked <= self.values["population"] or not self.population:
             return self.space.sample(self.rng)
-        contenders = self.rng.sample(list(self.population), min(int(self.options["sample"]), len(self.population)))
+        contenders = self.rng.sample(list(self.population), min(self.values["sample"], len(self.population)))
         parent = max(contenders, key=lambda member: member[1])[0]
         return self.space.mutate(parent, self.rng)
 
@@ -39,7 +43,7 @@ class EvolutionSearcher(Searcher):
         if reward is None:
             return
         self.population.append((arch, reward))
-        while len(self.population) > int(self.options["population"]):
+        while len(self.population) > self.values["population"]:
             self.population.popleft()
 
     def state_dict(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from torch import nn
 
 from nasdip import hookimpl
 from nasdip.arch import Arch
+from nasdip.options import Option
 from nasdip.searcher import Searcher
 from nasdip.space import Space
 
@@ -67,15 +68,21 @@ class RLSearcher(Searcher):
 
     name = "rl"
     help = "LSTM controller trained with REINFORCE, moving-average baseline and entropy bonus (NAS-DIP)"
-    defaults = {"hidden": 64, "lr": 0.005, "baseline_decay": 0.9, "entropy_weight": 0.001,
-                "tanh_constant": 2.5, "temperature": 1.0}
+    options = (
+        Option("hidden", int, 64, "LSTM state size"),
+        Option("lr", float, 0.005, "Adam learning rate of the controller"),
+        Option("baseline_decay", float, 0.9, "decay of the moving-average reward baseline"),
+        Option("entropy_weight", float, 0.001, "weight of the entropy bonus"),
+        Option("tanh_constant", float, 2.5, "logits are squashed to tanh_constant * tanh(logits / temperature)"),
+        Option("temperature", float, 1.0, "softmax temperature of the logits"),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            self.controller = Controller([len(d.choices) for d in self.space.decisions], int(self.options["hidden"]))
-        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=float(self.options["lr"]))
+            self.controller = Controller([len(d.choices) for d in self.space.decisions], self.values["hidden"])
+        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.values["lr"])
         self.generator = torch.Generator().manual_seed(self.seed)
         self.baseline: float | None = None
         self.outstanding = 0
@@ -84,7 +91,7 @@ class RLSearcher(Searcher):
         self.updates = 0
 
     def _squash(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.options["tanh_constant"] * torch.tanh(logits / self.options["temperature"])
+        return self.values["tanh_constant"] * torch.tanh(logits / self.values["temperature"])
 
     def ask(self) -> Arch:
         if not self.space.decisions:
@@ -119,11 +126,11 @@ class RLSearcher(Searcher):
             log_probs.append(log_prob)
             entropies.append(entropy)
         entropy = torch.stack(entropies).mean()
-        loss = -(advantages * torch.stack(log_probs)).mean() - self.options["entropy_weight"] * entropy
+        loss = -(advantages * torch.stack(log_probs)).mean() - self.values["entropy_weight"] * entropy
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        decay = self.options["baseline_decay"]
+        decay = self.values["baseline_decay"]
         self.baseline = decay * self.baseline + (1 - decay) * float(rewards.mean())
         self.updates += 1
         self.context.log({"rl/entropy": float(entropy.detach()), "rl/baseline": self.baseline,

@@ -32,6 +32,7 @@ from nasdip.ops.haze import (
     total_variation,
 )
 from nasdip.task import Option, Problem, Task
+from nasdip.tasks import DIP_BASELINE
 
 #: Noise channels of each Double-DIP generator.
 INPUT_DEPTH = 8
@@ -78,7 +79,7 @@ class Dehazing(Task):
         Option("guide_radius", int, 15, "Radius of the guided filter applied to the final t."),
     )
     baseline_name = "hazy"
-    default_arch = "dip-skip"
+    default_arch = DIP_BASELINE
 
     def settings(self) -> FitSettings:
         return FitSettings(iters=4000, lr=0.001, reg_noise=0.01)
@@ -94,8 +95,7 @@ class Dehazing(Task):
         transmission = smooth_transmission(height, width, generator, self.values["beta"])
         airlight = 0.75 + 0.2 * torch.rand(1, 3, generator=generator)
         hazy = add_haze(clean, transmission, airlight)
-        return Problem(hazy, (height, width), clean=clean, name=name,
-                       extras={"transmission": transmission, "airlight": airlight})
+        return Problem(hazy, (height, width), clean=clean, name=name)
 
     def observe(self, observation: torch.Tensor, info: ImageInfo | None = None, name: str = "image") -> Problem:
         self._check_rgb(observation, "the hazy image")
@@ -121,10 +121,9 @@ class Dehazing(Task):
         image, transmission, airlight = unpack(output)
         return add_haze(image, transmission, airlight) - problem.observation
 
-    def loss(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
+    def regularizer(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
         _, transmission, _ = unpack(output)
-        data = self.residual(output, problem).square().mean()
-        return data + self.values["tv_weight"] * total_variation(transmission)
+        return self.values["tv_weight"] * total_variation(transmission)
 
     def render(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
         return output[:, :3]

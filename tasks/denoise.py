@@ -14,6 +14,7 @@ from nasdip.fit import FitSettings
 from nasdip.imageio import ImageInfo
 from nasdip.ops import add_gaussian_noise
 from nasdip.task import Problem, Task, TaskOption
+from nasdip.tasks import DIP_BASELINE
 
 
 class Denoising(Task):
@@ -24,6 +25,7 @@ class Denoising(Task):
     options = (TaskOption("sigma", float, 25.0, "Noise standard deviation on the 0-255 scale."),)
     baseline_name = "noisy"
     default_arch = "nasdip-denoise"
+    reference_archs = (DIP_BASELINE, "nasdip-denoise")
 
     def __init__(self, **values) -> None:
         super().__init__(**values)

@@ -18,6 +18,7 @@ from nasdip.fit import FitSettings
 from nasdip.imageio import ImageInfo, load_image
 from nasdip.ops import apply_mask, bernoulli_mask
 from nasdip.task import Problem, Task, TaskOption
+from nasdip.tasks import DIP_BASELINE
 
 
 class Inpainting(Task):
@@ -31,6 +32,7 @@ class Inpainting(Task):
     )
     baseline_name = "masked"
     default_arch = "nasdip-inpaint"
+    reference_archs = (DIP_BASELINE, "nasdip-inpaint")
 
     def __init__(self, **values) -> None:
         super().__init__(**values)
@@ -60,15 +62,20 @@ class Inpainting(Task):
     def degrade(self, clean: torch.Tensor, generator: torch.Generator, name: str = "image") -> Problem:
         self.check_size(clean)
         mask = self.load_mask(tuple(clean.shape[-2:]), generator)
-        return Problem(apply_mask(clean, mask), tuple(clean.shape[-2:]), clean=clean, mask=mask, name=name)
+        return Problem(apply_mask(clean, mask), tuple(clean.shape[-2:]), clean=clean, name=name,
+                       extras={"mask": mask})
 
     def observe(self, observation: torch.Tensor, info: ImageInfo | None = None, name: str = "image") -> Problem:
         self.check_size(observation)
         mask = self.load_mask(tuple(observation.shape[-2:]), None)
-        return Problem(apply_mask(observation, mask), tuple(observation.shape[-2:]), mask=mask, name=name, info=info)
+        return Problem(apply_mask(observation, mask), tuple(observation.shape[-2:]), name=name, info=info,
+                       extras={"mask": mask})
+
+    def observed(self, problem: Problem) -> torch.Tensor:
+        return problem.extras["mask"]
 
     def residual(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
-        return problem.mask * (output - problem.observation)
+        return problem.extras["mask"] * (output - problem.observation)
 
 
 @hookimpl

@@ -16,6 +16,7 @@ from nasdip.imageio import ImageInfo, crop_to_multiple
 from nasdip.metrics import psnr_y, ssim_y
 from nasdip.ops import downsample, upsample_bicubic
 from nasdip.task import Problem, Task, TaskOption
+from nasdip.tasks import DIP_BASELINE
 
 
 class SuperResolution(Task):
@@ -26,6 +27,7 @@ class SuperResolution(Task):
     options = (TaskOption("scale", int, 4, "Upscaling factor.", choices=(2, 4, 8)),)
     baseline_name = "bicubic"
     default_arch = "nasdip-sr"
+    reference_archs = (DIP_BASELINE, "nasdip-sr")
     min_size = 4
 
     @property

@@ -8,64 +8,83 @@ from typing import Any
 
 import click
 
-from nasdip.cli.fit_options import fit_options, settings_from
+from nasdip.cli.fit_options import fit_options, settings_from, stop_values
 from nasdip.cli.params import RegistryName
 from nasdip.cli.plugin_options import build_command, pop_task_values, task_options
 from nasdip.cli.progress import FitProgress
 
-ORACLE_NOTE = ("* PSNR max: the best PSNR over all iterations against the ground truth, an oracle no user has "
-               "(the NAS-DIP release reports it); PSNR is the final iterate.")
+ORACLE_NOTE = ("* max: the best score over all iterations against the ground truth, an oracle no user has "
+               "(the NAS-DIP release reports it); the first column is the returned output, from the step in "
+               "'step' (the last one, or the one an automatic --stop detected).")
 
 
-def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, sizes: tuple[int, ...], arch_specs: tuple[str, ...], crop: int | None, iters: int | None,
-                      lr: float | None, seed: int, device: str, precision: str, width: int, out_dir: Path | None,
-                      logdir: Path | None, as_json: bool, quiet: bool, **task_values: Any) -> None:
+def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, sizes: tuple[int, ...],
+                      arch_specs: tuple[str, ...], crop: int | None, iters: int | None, lr: float | None, seed: int,
+                      device: str, precision: str, width: int, out_dir: Path | None, logdir: Path | None,
+                      as_json: bool, quiet: bool, **task_values: Any) -> None:
     """Benchmark architectures on clean images degraded by the task: PSNR, oracle max PSNR, SSIM, seconds."""
     from nasdip import registry
-    from nasdip.benchmark import format_table, list_images, means, run_bench
     from nasdip.catalog import resolve_arch
-    from nasdip.events import RunInfo
+    from nasdip.errors import UsageError
     from nasdip.nn.config import NetConfig
-    from nasdip.plugin_manager import notify
 
     task = registry.get("tasks", task_name)(**pop_task_values(task_name, task_values))
-    specs = arch_specs or tuple(dict.fromkeys(("dip-skip", task.default_arch)))
-    archs = [resolve_arch(spec) for spec in specs]
-    settings = settings_from(task.settings(), iters, lr, seed, device, precision)
+    archs = [resolve_arch(spec) for spec in arch_specs or task.reference_specs()]
+    settings = settings_from(task.settings(), iters, lr, seed, device, precision, **stop_values(task_values))
     config = NetConfig(width=width)
     if speed:
         speed_report(task, archs, config, settings, sizes or (128, 256), as_json)
         return
     if images_dir is None:
-        from nasdip.errors import UsageError
-
         raise UsageError("--images DIR is required (or --speed to time fitting steps)")
+    rows = bench_rows(task, images_dir, archs, config, settings, crop, out_dir, logdir, quiet)
+    print_bench(task, rows, images_dir, crop, config, settings, as_json)
+
+
+def bench_rows(task, images_dir: Path, archs, config, settings, crop: int | None, out_dir: Path | None,
+               logdir: Path | None, quiet: bool) -> list[dict[str, Any]]:
+    """Run the benchmark with a progress bar and the lifecycle hooks around it."""
+    from nasdip.benchmark import run_bench
+    from nasdip.events import RunInfo
+    from nasdip.imageio import list_images
+    from nasdip.plugin_manager import notify
+
     images = list_images(images_dir)
-    run = RunInfo("bench", logdir, config={"task": task.describe(), "archs": [a.label for a in archs],
-                                           "crop": crop, "width": width, **settings.to_dict()})
+    run = RunInfo("bench", logdir, config={"task": task.name, "task_options": dict(task.values),
+                                           "archs": [a.label for a in archs], "crop": crop, "width": config.width,
+                                           **settings.to_dict()})
     progress = FitProgress(settings.iters * len(images) * len(archs), f"bench {task.name}", quiet)
     notify("run_started", run=run)
     try:
-        rows = run_bench(task, images, archs, config, settings, crop, run=run, callbacks=(progress.callback,),
+        return run_bench(task, images, archs, config, settings, crop, run=run, callbacks=(progress.callback,),
                          on_fit_start=progress.start, out_dir=out_dir)
     finally:
         progress.close()
         notify("run_finished", run=run)
-    summary = means(rows)
+
+
+def print_bench(task, rows: list[dict[str, Any]], images_dir: Path, crop: int | None, config, settings,
+                as_json: bool) -> None:
+    """Tables per image and the means (or one JSON object); failed fits make the command fail after printing."""
+    from nasdip.benchmark import format_table, means, metric_keys
+
+    keys = metric_keys(task)
+    summary = means(rows, keys)
     failed = sum(entry["failed"] for entry in summary)
     if as_json:
-        click.echo(json.dumps({"task": task.name, "options": task.values, "crop": crop, "width": width,
+        click.echo(json.dumps({"task": task.name, "options": task.values, "crop": crop, "width": config.width,
                                "settings": settings.to_dict(), "rows": rows, "means": summary}))
     else:
+        images = list(dict.fromkeys(row["image"] for row in rows))
         click.echo(f"{task.describe()}: {len(images)} images from {images_dir}, crop {crop or 'none'}, "
-                   f"width {width}, {settings.iters} steps, seed {seed}")
-        for image in dict.fromkeys(row["image"] for row in rows):
+                   f"width {config.width}, {settings.iters} steps, seed {settings.seed}")
+        for image in images:
             image_rows = [row for row in rows if row["image"] == image]
             click.echo(f"{image} ({image_rows[0]['size']})")
-            for line in format_table(image_rows):
+            for line in format_table(image_rows, keys):
                 click.echo(line)
         click.echo(f"mean over {len(images)} images")
-        for line in format_table([{**entry, "error": None} for entry in summary]):
+        for line in format_table([{**entry, "error": None} for entry in summary], keys):
             click.echo(line)
         click.echo(ORACLE_NOTE)
     if failed:
@@ -96,7 +115,7 @@ def bench_command() -> click.Command:
         click.option("--size", "sizes", type=click.IntRange(16, 512), multiple=True,
                      help="Image side for --speed (repeatable; default 128 and 256)."),
         click.option("--arch", "arch_specs", multiple=True, help="Preset or architecture file (repeatable; default: "
-                     "dip-skip and the task's preset)."),
+                     "the task's reference architectures, e.g. dip-skip and the task's preset)."),
         click.option("--crop", type=click.IntRange(8), default=None, help="Centre-crop every image to this side (cheap CPU runs)."),
         fit_options,
         click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,

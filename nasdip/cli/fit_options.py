@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
-from nasdip.fit import PRECISIONS, FitSettings
+from nasdip.device import PRECISIONS
+from nasdip.fit import FitSettings
+from nasdip.stopping import AUTO_RULE, STOP_RULES
 
 
 def fit_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -26,10 +28,40 @@ def fit_options(function: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         function = option(function)
+    return stop_options(function)
+
+
+#: The keyword arguments :func:`stop_options` adds (``None`` = the task's setting).
+STOP_KEYS = ("stop", "holdout", "stop_window", "stop_patience")
+
+
+def stop_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--stop --holdout --stop-window --stop-patience``: automatic stopping without ground truth."""
+    options = [
+        click.option("--stop", type=click.Choice(STOP_RULES), default=None,
+                     help=f"When to stop: after --iters steps (iters), or when a detector finds the best step "
+                          f"without ground truth ({', '.join(STOP_RULES[1:])}; auto = {AUTO_RULE}), --iters "
+                          f"being the cap."),
+        click.option("--holdout", type=click.FloatRange(0, 0.5, max_open=True), default=None,
+                     help="Fraction of the observed pixels left out of the loss to validate on (self-validation; "
+                          "the holdout detector and reward need it)."),
+        click.option("--stop-window", type=click.IntRange(1), default=None,
+                     help="Steps the stopping detector averages over."),
+        click.option("--stop-patience", type=click.IntRange(1), default=None,
+                     help="Steps without improvement after which the detector stops."),
+    ]
+    for option in reversed(options):
+        function = option(function)
     return function
 
 
+def stop_values(options: dict[str, Any]) -> dict[str, Any]:
+    """Pop the :data:`STOP_KEYS` from a command's keyword arguments; the ones given."""
+    values = {key: options.pop(key, None) for key in STOP_KEYS}
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def settings_from(base: FitSettings, iters: int | None, lr: float | None, seed: int, device: str,
-                  precision: str) -> FitSettings:
-    """The task's settings with the command-line overrides applied."""
-    return base.replace(iters=iters, lr=lr, seed=seed, device=device, precision=precision)
+                  precision: str, **stopping: Any) -> FitSettings:
+    """The task's settings with the command-line overrides applied (see :meth:`FitSettings.with_stopping`)."""
+    return base.replace(iters=iters, lr=lr, seed=seed, device=device, precision=precision).with_stopping(**stopping)

@@ -25,8 +25,9 @@ class FitProgress:
     def callback(self, step: int, metrics: Mapping[str, float]) -> None:
         self.bar.update(self.offset + step - self.bar.n)
         postfix = {"loss": f"{metrics['loss']:.2e}"}
-        if "psnr" in metrics:
-            postfix["psnr"] = f"{metrics['psnr']:.2f}"
+        for key, value in metrics.items():
+            if key != "loss":
+                postfix[key] = f"{value:.2f}"
         if self.label:
             postfix["fit"] = self.label
         self.bar.set_postfix(postfix, refresh=False)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from nasdip.cli.fit_options import fit_options, settings_from
+from nasdip.cli.fit_options import fit_options, settings_from, stop_values
 from nasdip.cli.params import RegistryName
 from nasdip.cli.plugin_options import build_command, pop_task_values, task_options
 from nasdip.cli.progress import FitProgress
@@ -28,51 +28,72 @@ def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path |
     """
     from nasdip import registry
     from nasdip.catalog import resolve_arch
-    from nasdip.errors import UsageError
-    from nasdip.events import RunInfo
     from nasdip.nn.config import NetConfig
-    from nasdip.plugin_manager import notify
-    from nasdip.restoration import builtin_problem, restore, user_problem
 
     task = registry.get("tasks", task_name)(**pop_task_values(task_name, task_values))
+    problem = restore_problem(task, image, gt, crop, seed)
+    architecture = resolve_arch(task.arch_spec(arch))
+    settings = settings_from(task.settings(), iters, lr, seed, device, precision, **stop_values(task_values))
+    report = restore_with_progress(task, problem, architecture, NetConfig(width=width), settings, out_dir, logdir,
+                                   tile, quiet)
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        print_report(task, report)
+
+
+def restore_problem(task, image: Path | None, gt: Path | None, crop: int | None, seed: int):
+    """The user's observation (with ``--gt``), or the built-in photo degraded by the task."""
+    from nasdip.errors import UsageError
+    from nasdip.problems import builtin_problem, user_problem
+
     if image is None:
         if gt is not None:
             raise UsageError("--gt needs an IMAGE (the built-in photo is scored against its own original)")
-        problem = builtin_problem(task, seed, crop)
-    else:
-        if crop is not None:
-            raise UsageError("--crop applies to the built-in photo only; crop your image beforehand")
-        problem = user_problem(task, image, gt)
-    architecture = resolve_arch(arch or task.default_arch)
-    settings = settings_from(task.settings(), iters, lr, seed, device, precision)
-    config = NetConfig(width=width)
-    run = RunInfo("restore", logdir, tag=f"{problem.name}/{architecture.label}",
-                  config={"task": task.describe(), "arch": architecture.label, **settings.to_dict(), "width": width},
-                  images={"observation": problem.observation, **({"clean": problem.clean} if problem.clean is not None else {})})
-    tiles = 1
-    if tile is not None:
-        from nasdip.restoration import tile_starts
+        return builtin_problem(task, seed, crop)
+    if crop is not None:
+        raise UsageError("--crop applies to the built-in photo only; crop your image beforehand")
+    return user_problem(task, image, gt)
 
-        height, width = problem.observation.shape[-2:]
-        tiles = len(tile_starts(height, tile, tile // 8)) * len(tile_starts(width, tile, tile // 8))
-    progress = FitProgress(settings.iters * tiles, f"{task.name} {architecture.label}", quiet)
+
+def restore_with_progress(task, problem, arch, config, settings, out_dir: Path, logdir: Path | None,
+                          tile: int | None, quiet: bool) -> dict[str, Any]:
+    """Restore with a progress bar and the lifecycle hooks around it; returns the report."""
+    from nasdip.events import RunInfo
+    from nasdip.plugin_manager import notify
+    from nasdip.restoration import restore
+    from nasdip.tiling import tile_count
+
+    images = {"observation": problem.observation, **({"clean": problem.clean} if problem.clean is not None else {})}
+    run = RunInfo("restore", logdir, tag=f"{problem.name}/{arch.label}", images=images,
+                  config={"task": task.name, "task_options": dict(task.values), "arch": arch.label,
+                          **settings.to_dict(), "width": config.width})
+    tiles = 1 if tile is None else tile_count(tuple(problem.observation.shape[-2:]), tile)
+    progress = FitProgress(settings.iters * tiles, f"{task.name} {arch.label}", quiet)
     notify("run_started", run=run)
     try:
-        _, report = restore(task, problem, architecture, config, settings, out_dir, run=run,
-                            callbacks=(progress.callback,), tile=tile,
-                            on_tile=progress.start)
+        return restore(task, problem, arch, config, settings, out_dir, run=run, callbacks=(progress.callback,),
+                       tile=tile, on_tile=progress.start)[1]
     finally:
         progress.close()
         notify("run_finished", run=run)
-    if as_json:
-        click.echo(json.dumps(report))
-        return
-    click.echo(f"{task.describe()} with {architecture.label}: {report['iters']} steps in {report['seconds']:.1f} s "
+
+
+def print_report(task, report: dict[str, Any]) -> None:
+    """The human-readable summary of a restoration."""
+    click.echo(f"{task.describe()} with {report['arch']}: {report['iters']} steps in {report['seconds']:.1f} s "
                f"({report['seconds_per_step'] * 1000:.0f} ms/step, {report['device']}, {report['precision']})")
-    if report["psnr"] is not None:
+    name, unit = task.score_name, task.score_unit
+    if report.get(name) is not None:
         baseline = task.baseline_name
-        click.echo(f"  PSNR {_format(report['psnr'])} dB (final), {_format(report['psnr_max'])} dB (oracle max over "
-                   f"iterations), SSIM {_format(report['ssim'], 4)}; {baseline}: {_format(report[baseline + '_psnr'])} dB")
+        click.echo(f"  {name.upper()} {_format(report[name])} {unit} (final), {_format(report[name + '_max'])} {unit} "
+                   f"(oracle max over iterations), SSIM {_format(report.get('ssim'), 4)}; "
+                   f"{baseline}: {_format(report.get(f'{baseline}_{name}'))} {unit}")
+    if report["stop"] != "iters":
+        detected = {"detected": "detected", "cap": "the detector did not fire before the cap",
+                    "callback": "stopped early"}.get(report["stop_reason"], report["stop_reason"])
+        click.echo(f"  stopping rule {report['stop']}: returned step {report['stop_step']} of {report['iters']} "
+                   f"({detected})")
     click.echo(f"  wrote {report['output']}")
     click.echo(f"  wrote {report['comparison']}")
 

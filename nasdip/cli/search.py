@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from nasdip import registry
+from nasdip.cli.fit_options import stop_options, stop_values
 from nasdip.cli.params import RegistryName
 from nasdip.cli.plugin_options import (
     build_command,
@@ -17,6 +19,8 @@ from nasdip.cli.plugin_options import (
     pop_task_values,
     task_options,
 )
+from nasdip.device import PRECISIONS
+from nasdip.search.settings import DEFAULT_BUDGET, DEFAULT_FIDELITY
 
 
 def parse_key_values(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
@@ -35,55 +39,29 @@ def parse_key_values(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
     return options
 
 
-def run_search(searcher: str | None, task_name: str | None, space: str, images: Path | None, budget: int | None, batch: int,
-               iters: int, crop: int, width: int, lr: float | None, reward: str, seed: int, device: str,
-               precision: str, executor: str, workers: int, trial_timeout: float | None,
-               searcher_option: tuple[str, ...], run_dir: Path | None, resume: bool, as_json: bool, quiet: bool,
-               **task_values: Any) -> None:
+def run_search(searcher: str | None, task_name: str | None, resume: bool, run_dir: Path | None, as_json: bool,
+               quiet: bool, budget: int | None, **options: Any) -> None:
     """Search an architecture for a task; the best one is written as RUN_DIR/best.json.
 
     Candidates are fitted on the search images (default: crops of the built-in photo) at the given fidelity
     (--iters, --crop, --width) and rewarded by --reward. --resume continues an interrupted run.
     """
-    from tqdm import tqdm
-
     from nasdip.errors import UsageError
-    from nasdip.search.driver import SearchSettings, resume_search, start_search
-    from nasdip.search.evaluate import Fidelity
-    from nasdip.search.records import OK
+    from nasdip.search.driver import resume_search, start_search
 
     if resume:
         if run_dir is None:
             raise UsageError("--resume needs --run-dir (the run to continue)")
     elif searcher is None or task_name is None:
         raise UsageError(f"{'--searcher' if searcher is None else '--task'} is required (unless --resume)")
-    run_dir = run_dir or Path("runs") / f"{searcher}-{task_name}-seed{seed}"
-    values = {} if resume else pop_task_values(task_name, task_values)
-    executor_values = {} if resume else pop_plugin_values("executors", executor, task_values)
-    bar = tqdm(total=budget, desc=f"search {searcher}", unit="trial", file=sys.stderr,
-               disable=True if quiet else None, dynamic_ncols=True)
-
-    def on_trial(trial) -> None:
-        if trial.status != "duplicate":
-            bar.update(1)
-        best = "-" if trial.best_reward is None else f"{trial.best_reward:.3f}"
-        bar.set_postfix({"best": best, "last": trial.status if trial.status != OK else f"{trial.reward:.3f}"},
-                        refresh=False)
-
+    run_dir = run_dir or Path("runs") / f"{searcher}-{task_name}-seed{options['seed']}"
+    bar = TrialProgress(budget, searcher, quiet)
     if resume:
-        driver = resume_search(run_dir, on_trial, budget)
+        driver = resume_search(run_dir, bar.on_trial, budget)
     else:
-        settings = SearchSettings(
-            searcher=searcher, task=task_name, space=space, task_values=values,
-            searcher_options=parse_key_values(searcher_option, "--searcher-option"), reward=reward,
-            budget=budget or 10, batch=batch, fidelity=Fidelity(iters=iters, crop=crop, width=width), lr=lr,
-            seed=seed, device=device, precision=precision, executor=executor, executor_options=executor_values,
-            workers=workers,
-            trial_timeout=trial_timeout, images=str(images) if images else "builtin",
-        )
-        driver = start_search(settings, run_dir, images, on_trial)
-    bar.total = driver.settings.budget
-    bar.update(driver.evaluated)
+        settings = settings_from_options(searcher, task_name, budget, options)
+        driver = start_search(settings, run_dir, options["images"], bar.on_trial)
+    bar.start(driver.settings.budget, driver.evaluated)
     try:
         summary = driver.run()
     except KeyboardInterrupt:
@@ -93,6 +71,61 @@ def run_search(searcher: str | None, task_name: str | None, space: str, images: 
         sys.exit(130)
     finally:
         bar.close()
+    print_summary(summary, driver, run_dir, as_json)
+
+
+def settings_from_options(searcher: str, task_name: str, budget: int | None, options: dict[str, Any]):
+    """The :class:`SearchSettings` of a new search from the command's options (task and executor options
+    are popped from ``options`` and checked against the chosen plugins)."""
+    from nasdip.search.evaluate import Fidelity
+    from nasdip.search.settings import DEFAULT_BUDGET, SearchSettings
+
+    executor = options["executor"] or registry.default_name("executors")
+    task_values = pop_task_values(task_name, options)
+    executor_values = pop_plugin_values("executors", executor, options)
+    images = options["images"]
+    return SearchSettings(
+        searcher=searcher, task=task_name, space=options["space"] or "", task_values=task_values,
+        searcher_options=parse_key_values(options["searcher_option"], "--searcher-option"),
+        reward=options["reward"] or "",
+        budget=budget or DEFAULT_BUDGET, batch=options["batch"],
+        fidelity=Fidelity(iters=options["iters"], crop=options["crop"], width=options["width"]), lr=options["lr"],
+        seed=options["seed"], device=options["device"], precision=options["precision"], executor=executor,
+        executor_options=executor_values, workers=options["workers"], trial_timeout=options["trial_timeout"],
+        images=str(images) if images else "builtin", observed=options["observed"], stopping=stop_values(options),
+    )
+
+
+class TrialProgress:
+    """A progress bar over evaluations, with the best and last reward."""
+
+    def __init__(self, budget: int | None, searcher: str | None, quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=budget, desc=f"search {searcher or ''}".strip(), unit="trial", file=sys.stderr,
+                        disable=True if quiet else None, dynamic_ncols=True)
+
+    def start(self, total: int, done: int) -> None:
+        self.bar.total = total
+        self.bar.update(done)
+
+    def on_trial(self, trial) -> None:
+        from nasdip.search.records import DUPLICATE, OK
+
+        if trial.status != DUPLICATE:
+            self.bar.update(1)
+        best = "-" if trial.best_reward is None else f"{trial.best_reward:.3f}"
+        last = f"{trial.reward:.3f}" if trial.status == OK else trial.status
+        self.bar.set_postfix({"best": best, "last": last}, refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def print_summary(summary, driver, run_dir: Path, as_json: bool) -> None:
+    """The search's outcome: totals, the best reward and architecture, where best.json is."""
+    from nasdip.catalog import space_of
+
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
         return
@@ -102,8 +135,6 @@ def run_search(searcher: str | None, task_name: str | None, space: str, images: 
     if summary.best_arch is None:
         click.echo("  no candidate succeeded")
         return
-    from nasdip.catalog import space_of
-
     click.echo(f"  best reward {summary.best_reward:.3f} ({driver.settings.reward}) at trial {summary.best_trial}")
     for line in space_of(summary.best_arch).describe(summary.best_arch):
         click.echo(f"  {line}")
@@ -119,23 +150,29 @@ def search_command() -> click.Command:
         click.option("--task", "task_name", type=RegistryName("tasks"), default=None,
                      help="Restoration task (required unless --resume)."),
         task_options,
-        click.option("--space", type=RegistryName("spaces"), default="nasdip", show_default=True, help="Search space."),
+        click.option("--space", type=RegistryName("spaces"), default=None,
+                     help=f"Search space (default: {registry.default_name('spaces')})."),
         click.option("--images", type=path, default=None,
                      help="Directory of clean search images (default: two crops of the built-in photo)."),
-        click.option("--budget", type=click.IntRange(1), default=None, help="Candidate evaluations (default 10)."),
+        click.option("--observed", is_flag=True,
+                     help="--images holds degraded images (no clean versions): candidates are rewarded "
+                          "without ground truth (default reward: holdout)."),
+        click.option("--budget", type=click.IntRange(1), default=None, help=f"Candidate evaluations (default {DEFAULT_BUDGET})."),
         click.option("--batch", type=click.IntRange(1), default=4, show_default=True,
                      help="Candidates proposed per round (evaluated concurrently by parallel executors)."),
-        click.option("--iters", type=click.IntRange(1), default=200, show_default=True, help="Fitting steps per candidate."),
-        click.option("--crop", type=click.IntRange(8), default=64, show_default=True, help="Side of the search crops."),
-        click.option("--width", type=click.IntRange(4), default=16, show_default=True, help="Network width of candidates."),
+        click.option("--iters", type=click.IntRange(1), default=DEFAULT_FIDELITY.iters, show_default=True, help="Fitting steps per candidate."),
+        click.option("--crop", type=click.IntRange(8), default=DEFAULT_FIDELITY.crop, show_default=True, help="Side of the search crops."),
+        click.option("--width", type=click.IntRange(4), default=DEFAULT_FIDELITY.width, show_default=True, help="Network width of candidates."),
         click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Adam learning rate."),
-        click.option("--reward", type=RegistryName("rewards"), default="psnr", show_default=True, help="Reward."),
+        stop_options,
+        click.option("--reward", type=RegistryName("rewards"), default=None,
+                     help=f"Reward (default: {registry.default_name('rewards')})."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seeds the searcher and every fit."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
-        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
+        click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
                      help="auto: bf16 where the device computes it natively."),
-        click.option("--executor", type=RegistryName("executors"), default="serial", show_default=True,
-                     help="Where candidates are evaluated."),
+        click.option("--executor", type=RegistryName("executors"), default=None,
+                     help=f"Where candidates are evaluated (default: {registry.default_name('executors')})."),
         plugin_options("executors"),
         click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Parallel evaluations."),
         click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), default=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +12,9 @@ from torch import nn
 
 from nasdip.arch import Arch
 from nasdip.nn.config import NetConfig
+
+if TYPE_CHECKING:
+    from nasdip.space import Space
 
 
 class PaddedNet(nn.Module):
@@ -53,6 +57,22 @@ def build_network(arch: Arch, config: NetConfig | None = None) -> PaddedNet:
     arch = space.validate(arch)
     space.check_config(config)
     return PaddedNet(space.build(arch, config), space.multiple(config), space.min_size(config), arch, config)
+
+
+def build_supernetwork(space: Space, config: NetConfig, arch_logits: nn.ParameterDict) -> PaddedNet:
+    """``space``'s super-network sharing ``arch_logits``, wrapped like :func:`build_network` to run on any size.
+
+    Its weights are ``[p for p in net.parameters() if p not in arch_logits]`` (see :func:`weight_parameters`).
+    """
+    space.check_config(config)
+    supernet = space.build_supernet(config, arch_logits)
+    return PaddedNet(supernet, space.multiple(config), space.min_size(config), None, config)
+
+
+def weight_parameters(net: nn.Module, arch_logits: nn.ParameterDict) -> list[nn.Parameter]:
+    """The parameters of ``net`` that are not architecture logits."""
+    logits = {id(parameter) for parameter in arch_logits.parameters()}
+    return [parameter for parameter in net.parameters() if id(parameter) not in logits]
 
 
 @dataclass(frozen=True)

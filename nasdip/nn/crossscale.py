@@ -42,11 +42,6 @@ def parse_links(text: str) -> Links:
     return tuple(tuple(int(bit) for bit in row) for row in rows)
 
 
-def format_links(links: Links) -> str:
-    """Inverse of :func:`parse_links`."""
-    return " ".join("".join(str(bit) for bit in row) for row in links)
-
-
 class CrossScaleNet(nn.Module):
     """Encoder-decoder with searched cross-scale connections; every upsampler is ``cell``.
 

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from kornia.color import rgb_to_grayscale
 from kornia.filters import guided_blur
-from torch import nn
 
 #: Smallest transmission the model allows (Double-DIP clips t to [0.1, 1]).
 MIN_TRANSMISSION = 0.1
@@ -73,16 +72,5 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     return (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + (image[..., 1:] - image[..., :-1]).abs().mean()
 
 
-class Haze(nn.Module):
-    """Module form of :func:`add_haze` with a fixed airlight."""
-
-    def __init__(self, airlight: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("airlight", airlight.view(1, 3))
-
-    def forward(self, clean: torch.Tensor, transmission: torch.Tensor) -> torch.Tensor:
-        return add_haze(clean, transmission, self.airlight.expand(clean.shape[0], 3))
-
-
-__all__ = ["Haze", "add_haze", "dark_channel", "estimate_airlight", "recover_scene",
+__all__ = ["add_haze", "dark_channel", "estimate_airlight", "recover_scene",
            "refine_transmission", "smooth_transmission", "total_variation"]

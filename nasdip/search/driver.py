@@ -14,75 +14,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from nasdip import __version__, registry
+from nasdip import registry
 from nasdip.arch import Arch
 from nasdip.errors import NasdipError
 from nasdip.events import RunInfo
-from nasdip.fit import FitSettings
-from nasdip.nn.config import NetConfig
+from nasdip.executor import Executor
 from nasdip.plugin_manager import notify
-from nasdip.search.evaluate import EvalJob, EvalOutcome, Fidelity, problem_from_dict, problem_to_dict
+from nasdip.problems import builtin_regions, degrade_set, folder_images, observed_set
+from nasdip.search.evaluate import EvalJob, EvalOutcome, problem_from_dict, problem_to_dict
 from nasdip.search.records import DUPLICATE, FAILED, OK, SearchSummary, Trial
 from nasdip.search.rundir import RunDirectory
-from nasdip.searcher import SearchContext, Searcher
-from nasdip.task import Problem, Task
+from nasdip.search.settings import DEFAULT_FIDELITY, SearchSettings
+from nasdip.searcher import FitObjective, SearchContext, Searcher
+from nasdip.task import Problem
 
 #: A search stops after this many consecutive duplicate proposals (a converged searcher).
 MAX_CONSECUTIVE_DUPLICATES = 100
-
-
-@dataclass
-class SearchSettings:
-    """Everything that defines a search (stored as the run directory's ``config.json``)."""
-
-    searcher: str
-    task: str
-    space: str = "nasdip"
-    task_values: dict[str, Any] = field(default_factory=dict)
-    searcher_options: dict[str, Any] = field(default_factory=dict)
-    reward: str = "psnr"
-    budget: int = 10
-    batch: int = 4
-    fidelity: Fidelity = field(default_factory=lambda: Fidelity(iters=200, crop=64, width=16))
-    lr: float | None = None
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    executor: str = "serial"
-    executor_options: dict[str, Any] = field(default_factory=dict)
-    workers: int = 1
-    trial_timeout: float | None = None
-    images: str = "builtin"
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["fidelity"] = self.fidelity.to_dict()
-        data["nasdip_version"] = __version__
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SearchSettings:
-        values = {key: value for key, value in data.items() if key != "nasdip_version"}
-        values["fidelity"] = Fidelity(**values["fidelity"])
-        return cls(**values)
-
-    def make_task(self) -> Task:
-        return registry.get("tasks", self.task)(**self.task_values)
-
-    def fit_settings(self, task: Task) -> FitSettings:
-        """The per-candidate fitting settings: the task's defaults at the search's fidelity."""
-        iters = self.fidelity.iters
-        return task.settings().replace(iters=iters, lr=self.lr, seed=self.seed, device=self.device,
-                                       precision=self.precision, sync_every=min(25, iters))
-
-    def net_config(self) -> NetConfig:
-        return NetConfig(width=self.fidelity.width)
 
 
 class SearchDriver:
@@ -100,8 +52,8 @@ class SearchDriver:
         self.fit_settings = self.settings.fit_settings(self.task)
         self.config = settings.net_config()
         self.info = RunInfo("search", run_dir.logdir, tag="search", config=settings.to_dict())
-        self.context = SearchContext(task=self.task, problems=self.problems, settings=self.fit_settings,
-                                     config=self.config, log=self._log_searcher)
+        self.context = SearchContext(log=self._log_searcher, objective=FitObjective(
+            task=self.task, problems=self.problems, settings=self.fit_settings, config=self.config))
         searcher_class = registry.get("searchers", settings.searcher)
         self.searcher: Searcher = searcher_class(self.space, seed=settings.seed, context=self.context,
                                                  **settings.searcher_options)
@@ -213,51 +165,61 @@ class SearchDriver:
                                  "searcher": self.searcher.state_dict()})
         self.run_dir.clear_pending()
 
-    def run(self) -> SearchSummary:
-        """Search until the budget is spent, the searcher is finished or only duplicates come."""
-        settings = self.settings
+    def _load_progress(self) -> tuple[int, int, dict[str, Any] | None]:
+        """Trials, searcher state and the pending round from the run directory: ``(round, proposed, pending)``."""
         for trial in self.run_dir.trials():
             self._remember(trial)
             if trial.status == OK and (self.best is None or trial.reward > self.best.reward):
                 self.best = trial
         state = self.run_dir.load_state() or {"round": 0, "proposed": 0, "elapsed": 0.0, "searcher": None}
-        round_, proposed = state["round"], state["proposed"]
         self.elapsed_before = state["elapsed"]
         if state["searcher"] is not None:
             self.searcher.load_state_dict(state["searcher"])
         pending = self.run_dir.load_pending()
-        if pending is not None and pending["round"] != round_:
+        if pending is not None and pending["round"] != state["round"]:
             pending = None  # a round whose state was saved before its pending file could be removed
         if self.trials:  # resuming: rewrite the log without a line torn by the interruption
             self.run_dir.repair_trials(sorted(self.trials.values(), key=lambda trial: trial.index))
+        return state["round"], state["proposed"], pending
+
+    def _stop_reason(self) -> str | None:
+        """Why the search must stop now, or ``None`` to go on."""
+        if self.settings.budget - self.evaluated <= 0:
+            return "budget reached"
+        if self.searcher.finished():
+            return "searcher finished"
+        if self._consecutive_duplicates() >= MAX_CONSECUTIVE_DUPLICATES:
+            return "searcher converged (it proposed only architectures already evaluated)"
+        return None
+
+    def _rounds(self, executor: Executor, round_: int, proposed: int, pending: dict[str, Any] | None) -> str:
+        """Finish the pending round, then play rounds until a stop reason comes; returns it."""
+        if pending is not None:
+            self.searcher.load_state_dict(pending["searcher"])
+            proposals = [Arch.from_dict(document) for document in pending["proposals"]]
+        while True:
+            if pending is None:
+                reason = self._stop_reason()
+                if reason is not None:
+                    return reason
+                proposals = self.searcher.ask_batch(min(self.settings.batch, self.settings.budget - self.evaluated))
+                self.run_dir.save_pending({"round": round_, "proposals": [a.to_dict() for a in proposals],
+                                           "searcher": self.searcher.state_dict()})
+            pending = None
+            self._play_round(round_, proposed, proposals, executor)
+            round_, proposed = round_ + 1, proposed + len(proposals)
+            self._save_round(round_, proposed)
+
+    def run(self) -> SearchSummary:
+        """Search until the budget is spent, the searcher is finished or only duplicates come."""
+        round_, proposed, pending = self._load_progress()
+        settings = self.settings
         executor = registry.get("executors", settings.executor)(
             workers=settings.workers, trial_timeout=settings.trial_timeout, **settings.executor_options)
         notify("run_started", run=self.info)
-        reason = "budget reached"
         try:
             with executor:
-                if pending is not None:
-                    self.searcher.load_state_dict(pending["searcher"])
-                    proposals = [Arch.from_dict(document) for document in pending["proposals"]]
-                    self._play_round(round_, proposed, proposals, executor)
-                    round_, proposed = round_ + 1, proposed + len(proposals)
-                    self._save_round(round_, proposed)
-                while True:
-                    remaining = settings.budget - self.evaluated
-                    if remaining <= 0:
-                        break
-                    if self.searcher.finished():
-                        reason = "searcher finished"
-                        break
-                    if self._consecutive_duplicates() >= MAX_CONSECUTIVE_DUPLICATES:
-                        reason = "searcher converged (it proposed only architectures already evaluated)"
-                        break
-                    proposals = self.searcher.ask_batch(min(settings.batch, remaining))
-                    self.run_dir.save_pending({"round": round_, "proposals": [a.to_dict() for a in proposals],
-                                               "searcher": self.searcher.state_dict()})
-                    self._play_round(round_, proposed, proposals, executor)
-                    round_, proposed = round_ + 1, proposed + len(proposals)
-                    self._save_round(round_, proposed)
+                reason = self._rounds(executor, round_, proposed, pending)
             summary = self.summary(reason)
             notify("search_finished", run=self.info, summary=summary)
             return summary
@@ -276,36 +238,31 @@ class SearchDriver:
         )
 
 
-def search_problems(task: Task, images: Path | None, crop: int | None, seed: int) -> list[Problem]:
-    """The degraded search images: crops of the built-in photo by default, else every image in ``images``."""
-    from nasdip.benchmark import list_images
-    from nasdip.imageio import builtin_photo, load_image
-    from nasdip.restoration import crop_square, generator
+def search_problems(settings: SearchSettings, images: Path | None) -> list[Problem]:
+    """The search images: degraded crops of the built-in photo or of ``images`` (clean), or ``images`` as
+    they are (``settings.observed``: already degraded, no clean versions)."""
+    from nasdip.errors import UsageError
 
-    side = crop or 64
-    if images is None:
-        photo = builtin_photo()[0]
-        cleans = [("builtin-face", photo[..., 150 : 150 + side, 190 : 190 + side]),
-                  ("builtin-jacket", photo[..., 430 : 430 + side, 120 : 120 + side])]
-    else:
-        cleans = [(path.stem, crop_square(load_image(path)[0], crop)) for path in list_images(images)]
-    problems = []
-    for index, (name, clean) in enumerate(cleans):
-        problems.append(task.degrade(task.prepare_clean(clean), generator(seed + 1000 * index), name=name))
-    return problems
+    task, crop = settings.make_task(), settings.fidelity.crop
+    if settings.observed:
+        if images is None:
+            raise UsageError("--observed needs --images DIR (a folder of degraded images)")
+        return observed_set(task, images, crop)
+    cleans = builtin_regions(crop or DEFAULT_FIDELITY.crop) if images is None else folder_images(images, crop)
+    return degrade_set(task, cleans, settings.seed)
 
 
 def start_search(settings: SearchSettings, run_dir: Path, images: Path | None,
                  on_trial: Callable[[Trial], None] | None = None) -> SearchDriver:
-    """Create a run directory and a driver for a new search."""
-    for kind, name in (("searchers", settings.searcher), ("spaces", settings.space), ("tasks", settings.task),
-                       ("rewards", settings.reward), ("executors", settings.executor)):
-        registry.get(kind, name)
-    task = settings.make_task()
-    problems = search_problems(task, images, settings.fidelity.crop, settings.seed)
-    directory = RunDirectory.create(run_dir, settings.to_dict())
+    """A driver for a new search and its run directory; nothing is written unless every setting is valid."""
+    settings.validate()
+    problems = search_problems(settings, images)
+    directory = RunDirectory(run_dir)
+    directory.check_new()
+    driver = SearchDriver(settings, directory, problems, on_trial)
+    directory.create(settings.to_dict())
     directory.save_problems([problem_to_dict(problem) for problem in problems])
-    return SearchDriver(settings, directory, problems, on_trial)
+    return driver
 
 
 def resume_search(run_dir: Path, on_trial: Callable[[Trial], None] | None = None,

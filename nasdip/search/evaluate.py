@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from nasdip.search.records import FAILED, OK
 from nasdip.task import Problem
 
 
@@ -32,12 +33,17 @@ class Fidelity:
 def problem_to_dict(problem: Problem) -> dict[str, Any]:
     """A problem as plain tensors and values (for ``torch.save`` and pickling)."""
     return {"observation": problem.observation, "output_size": list(problem.output_size), "clean": problem.clean,
-            "mask": problem.mask, "name": problem.name, "extras": dict(problem.extras)}
+            "name": problem.name, "extras": dict(problem.extras)}
 
 
 def problem_from_dict(data: dict[str, Any]) -> Problem:
-    return Problem(data["observation"], tuple(data["output_size"]), clean=data["clean"], mask=data["mask"],
-                   name=data["name"], extras=dict(data.get("extras", {})))
+    """The inverse of :func:`problem_to_dict` (run directories written before masks moved into ``extras``
+    included)."""
+    extras = dict(data.get("extras", {}))
+    if data.get("mask") is not None:
+        extras.setdefault("mask", data["mask"])
+    return Problem(data["observation"], tuple(data["output_size"]), clean=data["clean"], name=data["name"],
+                   extras=extras)
 
 
 @dataclass
@@ -67,6 +73,16 @@ class EvalOutcome:
     outputs: list[torch.Tensor] = field(default_factory=list)
 
 
+def mean_metrics(results: list[Any]) -> dict[str, float]:
+    """Each metric the fits report, averaged over the fits that report it."""
+    keys = dict.fromkeys(key for result in results for key in result.metrics)
+    means = {}
+    for key in keys:
+        values = [result.metrics[key] for result in results if key in result.metrics]
+        means[key] = sum(values) / len(values)
+    return means
+
+
 def evaluate(job: EvalJob) -> EvalOutcome:
     """Fit the candidate on every problem and compute its reward; errors become a failed outcome."""
     from nasdip import registry
@@ -89,15 +105,12 @@ def evaluate(job: EvalJob) -> EvalOutcome:
         if not math.isfinite(value):
             raise FloatingPointError(f"reward is {value}")
     except Exception as error:  # a failing candidate never kills a search
-        return EvalOutcome(job.trial, "failed", seconds=time.perf_counter() - start,
+        return EvalOutcome(job.trial, FAILED, seconds=time.perf_counter() - start,
                            error=f"{type(error).__name__}: {error}".strip())
     metrics: dict[str, Any] = {}
     if results:
-        for key in ("psnr", "ssim", "psnr_max"):
-            values = [result.metrics[key] for result in results if key in result.metrics]
-            if values:
-                metrics[key] = sum(values) / len(values)
+        metrics.update(mean_metrics(results))
         metrics["per_image"] = {problem.name: result.metrics for problem, result in zip(problems, results, strict=True)}
         metrics["rollbacks"] = sum(result.rollbacks for result in results)
-    return EvalOutcome(job.trial, "ok", reward=value, metrics=metrics, seconds=time.perf_counter() - start,
+    return EvalOutcome(job.trial, OK, reward=value, metrics=metrics, seconds=time.perf_counter() - start,
                        outputs=[result.output for result in results])

@@ -37,16 +37,17 @@ class RunDirectory:
 
     # -- creation ---------------------------------------------------------------------------------
 
-    @classmethod
-    def create(cls, path: str | Path, config: dict[str, Any]) -> RunDirectory:
-        """A new run directory (refuses to overwrite an existing run)."""
-        run = cls(path)
-        if (run.path / "config.json").exists():
-            raise NasdipError(f"{run.path}: a search run already exists here; pass --resume to continue it "
+    def check_new(self) -> None:
+        """Refuse to start a search where one already exists."""
+        if (self.path / "config.json").exists():
+            raise NasdipError(f"{self.path}: a search run already exists here; pass --resume to continue it "
                               f"or choose another --run-dir")
-        run.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run.path / "config.json", json.dumps(config, indent=2) + "\n")
-        return run
+
+    def create(self, config: dict[str, Any]) -> None:
+        """Make the directory and write ``config.json`` (refuses to overwrite an existing run)."""
+        self.check_new()
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path / "config.json", json.dumps(config, indent=2) + "\n")
 
     @classmethod
     def open(cls, path: str | Path) -> RunDirectory:

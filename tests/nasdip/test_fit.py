@@ -9,10 +9,11 @@ import torch
 
 from nasdip import registry
 from nasdip.catalog import presets
+from nasdip.device import resolve_device
 from nasdip.errors import NasdipError
-from nasdip.fit import FitSettings, fit, resolve_device
+from nasdip.fit import FitSettings, fit
 from nasdip.nn.config import NetConfig
-from nasdip.restoration import builtin_problem
+from nasdip.problems import builtin_problem
 
 NARROW = NetConfig(width=16)
 

@@ -13,7 +13,8 @@ from nasdip.catalog import presets
 from nasdip.cli import cli
 from nasdip.errors import NasdipError
 from nasdip.nn.config import NetConfig
-from nasdip.restoration import builtin_problem, restore_tiled, tile_starts
+from nasdip.problems import builtin_problem
+from nasdip.tiling import restore_tiled, tile_starts
 
 
 def test_estimate_grows_with_pixels_and_width():

@@ -68,3 +68,51 @@ def test_nameless_registration_is_a_plugin_bug(register_plugin):
     register_plugin(Nameless(), "nameless")
     with pytest.raises(TypeError, match="nameless"):
         registry.entries("spaces")
+
+
+def test_defaults_are_marked_by_the_plugins():
+    assert registry.default_name("spaces") == "nasdip"
+    assert registry.default_name("rewards") == "psnr"
+    assert registry.default_name("executors") == "serial"
+    with pytest.raises(UnknownNameError, match="no searcher is marked as the default"):
+        registry.default_name("searchers")
+
+
+class TwoDefaults:
+    @hookimpl
+    def register_executors(self, register):
+        from nasdip.executor import Executor
+
+        class Another(Executor):
+            name = "another"
+            default = True
+
+            def run(self, jobs, on_outcome):
+                pass
+
+        register(Another)
+
+
+def test_a_plugin_cannot_replace_a_builtin_default(register_plugin):
+    register_plugin(TwoDefaults(), "two-defaults")
+    assert "another" in registry.names("executors")
+    assert registry.default_name("executors") == "serial"
+
+
+def test_a_task_without_a_default_architecture_asks_for_one():
+    from nasdip.errors import UsageError
+    from nasdip.task import Task
+
+    class Bare(Task):
+        name = "bare"
+
+        def settings(self): ...
+
+        def degrade(self, clean, generator, name="image"): ...
+
+        def observe(self, observation, info=None, name="image"): ...
+
+    with pytest.raises(UsageError, match="task 'bare' has no default architecture; choose one with --arch"):
+        Bare().arch_spec(None)
+    assert Bare().arch_spec("dip-skip") == "dip-skip"
+    assert registry.get("tasks", "sr")(scale=4).reference_specs() == ("dip-skip", "nasdip-sr")

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from nasdip import registry
 from nasdip.catalog import presets
 from nasdip.cli import cli
-from nasdip.fit import bf16_supported, resolve_precision
+from nasdip.device import bf16_supported, resolve_precision
 from nasdip.nn.cell import GroupedConv2d, Interpolate, use_native_interpolation
 from nasdip.nn.config import NetConfig
-from nasdip.restoration import builtin_problem
+from nasdip.problems import builtin_problem
 from nasdip.speed import CLEAR_REFS, peak_memory, reset_peak_memory, time_engine, time_plain
 
 

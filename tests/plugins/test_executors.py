@@ -174,7 +174,7 @@ def test_fits_leave_the_global_random_state_alone():
     from nasdip import registry
     from nasdip.catalog import presets
     from nasdip.nn.config import NetConfig
-    from nasdip.restoration import builtin_problem
+    from nasdip.problems import builtin_problem
 
     task = registry.get("tasks", "denoise")()
     torch.manual_seed(123)

@@ -15,7 +15,7 @@ from nasdip.imageio import save_image
 from nasdip.metrics import psnr
 from nasdip.nn.config import NetConfig
 from nasdip.ops.haze import add_haze, dark_channel, estimate_airlight, recover_scene, refine_transmission
-from nasdip.restoration import builtin_problem
+from nasdip.problems import builtin_problem
 
 
 def dehaze(**values):
@@ -89,4 +89,10 @@ def test_dehazing_is_a_search_task(tmp_path):
     settings = SearchSettings(searcher="random", task="dehaze", space="upsample-cell", budget=2, batch=2,
                               fidelity=Fidelity(iters=5, crop=32, width=8), device="cpu")
     summary = start_search(settings, tmp_path / "run", None).run()
-    assert summary.evaluated == 2 and summary.failed == 0 and summary.best_reward > 5
+    # Calibration (seeds 0, 1): best reward 12.70 / 14.00 dB against 9.62 / 9.73 dB for the hazy crops.
+    from nasdip.problems import builtin_regions, degrade_set
+
+    task = settings.make_task()
+    problems = degrade_set(task, builtin_regions(32), settings.seed)
+    hazy = sum(task.metrics(task.baseline(p), p.clean)["psnr"] for p in problems) / len(problems)
+    assert summary.evaluated == 2 and summary.failed == 0 and summary.best_reward > hazy + 2.0

@@ -12,7 +12,7 @@ from nasdip.catalog import presets
 from nasdip.errors import NasdipError, UsageError
 from nasdip.metrics import psnr
 from nasdip.nn.config import NetConfig
-from nasdip.restoration import builtin_problem
+from nasdip.problems import builtin_problem
 
 
 def inpaint(**values):

@@ -11,7 +11,7 @@ from nasdip.errors import NasdipError, UsageError
 from nasdip.metrics import psnr_y
 from nasdip.nn.config import NetConfig
 from nasdip.ops import downsample
-from nasdip.restoration import builtin_problem
+from nasdip.problems import builtin_problem
 
 
 def sr(scale=4):
@@ -60,4 +60,4 @@ def test_x2_on_a_real_crop_comes_close_to_bicubic():
     problem = builtin_problem(task, seed=0, crop=64)
     result = task.fit(problem, presets()["nasdip-sr"], NetConfig(width=16), task.settings().replace(iters=500, device="cpu"))
     bicubic = task.metrics(task.baseline(problem), problem.clean)["psnr"]
-    assert result.metrics["psnr"] > bicubic - 1.0
+    assert result.metrics["psnr"] > bicubic - 0.6

@@ -8,11 +8,12 @@ import kornia
 import pytest
 import torch
 
+from nasdip import hookimpl
 from nasdip.cli import cli
 from nasdip.imageio import builtin_photo, load_image, save_image
 from nasdip.nn.cell import Cell
 from nasdip.tasks.cyclegan import CycleGANConfig, Generator
-from nasdip.tasks.translate import cell_of, learning_rate
+from nasdip.tasks.translation_training import cell_of, learning_rate
 
 SMALL = ["--crop", "32", "--ngf", "8", "--ndf", "8", "--blocks", "2", "--lr", "0.002", "--device", "cpu", "--quiet"]
 
@@ -85,10 +86,32 @@ def test_tensorboard_samples(runner, domains, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     train(runner, domains, tmp_path / "m", 1, "--sample-every", "4")
-    events = EventAccumulator(str(tmp_path / "m" / "tb"), size_guidance={"images": 0, "scalars": 0})
-    events.Reload()
-    assert {"translate/cycle", "translate/d", "translate/g_gan", "translate/identity"} <= set(events.Tags()["scalars"])
-    assert "translate/a_to_b" in events.Tags()["images"]
+    losses = EventAccumulator(str(tmp_path / "m" / "tb" / "translate"), size_guidance={"scalars": 0})
+    losses.Reload()
+    assert {"fit/cycle", "fit/d", "fit/g_gan", "fit/identity"} <= set(losses.Tags()["scalars"])
+    assert [event.step for event in losses.Scalars("fit/cycle")] == [1, 4, 8]
+    samples = EventAccumulator(str(tmp_path / "m" / "tb"), size_guidance={"images": 0})
+    samples.Reload()
+    assert "samples/a_to_b" in samples.Tags()["images"]
+
+
+class SampleRecorder:
+    @hookimpl
+    def sample_images(self, run, step, images):
+        self.calls.append((run.kind, step, {name: tuple(image.shape) for name, image in images.items()},
+                           min(float(image.min()) for image in images.values()),
+                           max(float(image.max()) for image in images.values())))
+
+    def __init__(self):
+        self.calls = []
+
+
+def test_hook_sample_images(runner, domains, tmp_path, register_plugin):
+    recorder = register_plugin(SampleRecorder(), "samples")
+    train(runner, domains, tmp_path / "m", 1, "--sample-every", "4")
+    assert [call[:3] for call in recorder.calls] == [("translate", step, {"a_to_b": (1, 3, 32, 96)})
+                                                     for step in (1, 4, 8)]
+    assert all(0.0 <= call[3] <= call[4] <= 1.0 for call in recorder.calls)
 
 
 def test_generator_uses_the_architecture_cell():
@@ -113,4 +136,4 @@ def test_errors(runner, tmp_path):
     result = runner.invoke(cli, ["translate", "--apply", str(tmp_path / "p.png"), "--out", str(tmp_path / "x")])
     assert result.exit_code == 1 and "no trained translation model" in result.output
     result = runner.invoke(cli, ["restore", "--task", "translate", "--quiet"])
-    assert result.exit_code == 2 and "use `nasdip translate`" in result.output
+    assert result.exit_code == 2 and "unknown task 'translate'" in result.output  # a command, not a task

@@ -50,9 +50,10 @@ def test_table_output(runner, images):
 
 def test_same_observation_for_every_arch(images):
     from nasdip import registry
-    from nasdip.benchmark import list_images, run_bench
+    from nasdip.benchmark import run_bench
     from nasdip.catalog import presets
     from nasdip.fit import FitSettings
+    from nasdip.imageio import list_images
     from nasdip.nn.config import NetConfig
 
     seen = []

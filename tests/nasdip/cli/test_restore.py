@@ -86,7 +86,7 @@ def test_inpainting_with_a_mask_file(runner, tmp_path):
          "mask.png: has 1 channels but the image has 3"),
         ("photo", ["{dir}/photo.png", "--task", "denoise", "--arch", "nope"], 1, "--arch 'nope': no preset or file"),
         ("rgba", ["{dir}/rgba.png", "--task", "denoise"], 1, "rgba.png: has transparent pixels"),
-        (None, ["--task", "dnoise"], 2, "unknown task 'dnoise'; choose from: dehaze, denoise, inpaint, sr, translate"),
+        (None, ["--task", "dnoise"], 2, "unknown task 'dnoise'; choose from: dehaze, denoise, inpaint, sr"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(runner, tmp_path, setup, args, code, message):
@@ -106,3 +106,27 @@ def test_bad_input_is_one_line_and_writes_nothing(runner, tmp_path, setup, args,
     assert message in result.output
     assert result.output.count("\n") == 1 and "Traceback" not in result.output
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_automatic_stopping_is_reported(runner, tmp_path):
+    result = runner.invoke(cli, ["restore", "--task", "denoise", "--crop", "32", "--iters", "80", "--width", "8",
+                                 "--stop", "auto", "--stop-window", "10", "--stop-patience", "20", "--quiet",
+                                 "--out", str(tmp_path), "--json", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["stop"] == "auto" and report["stop_reason"] in ("detected", "cap")
+    assert 10 <= report["stop_step"] <= report["iters"] <= 80
+    assert report["stop_reason"] == "cap" or report["iters"] >= report["stop_step"] + 20
+    assert 5 < report["holdout_psnr"] < 40
+    text = runner.invoke(cli, ["restore", "--task", "denoise", "--crop", "32", "--iters", "40", "--width", "8",
+                               "--stop", "wmv", "--stop-window", "10", "--stop-patience", "500", "--quiet",
+                               "--out", str(tmp_path), "--device", "cpu"])
+    assert "stopping rule wmv: returned step 40 of 40 (the detector did not fire before the cap)" in text.output
+
+
+def test_bad_stop_settings_fail_before_fitting(runner, tmp_path):
+    result = runner.invoke(cli, ["restore", "--task", "denoise", "--crop", "32", "--iters", "40", "--stop", "wmv",
+                                 "--stop-window", "50", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "the stopping window (50 steps) must be shorter than the step cap (--iters 40)" in result.output
+    assert not (tmp_path / "out").exists()

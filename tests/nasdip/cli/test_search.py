@@ -73,3 +73,68 @@ def test_kill_minus_9_then_resume_gives_the_uninterrupted_trials(tmp_path, wait_
         [(t["digest"], t["status"], t["reward"]) for t in whole]
     assert json.loads((tmp_path / "killed" / "best.json").read_text())["choices"] == \
         json.loads((tmp_path / "whole" / "best.json").read_text())["choices"]
+
+
+def degraded_folder(tmp_path, count=2, side=40):
+    """Noisy crops of the built-in photo with no clean versions beside them."""
+    import torch
+
+    from nasdip.imageio import builtin_photo, save_image
+
+    photo = builtin_photo()[0]
+    generator = torch.Generator().manual_seed(0)
+    for index, (top, left) in enumerate([(150, 190), (300, 200), (420, 120)][:count]):
+        crop = photo[..., top : top + side, left : left + side]
+        save_image(tmp_path / "noisy" / f"n{index}.png",
+                   (crop + 25 / 255 * torch.randn(crop.shape, generator=generator)).clamp(0, 1))
+    return tmp_path / "noisy"
+
+
+def test_observed_search_rewards_without_ground_truth(runner, tmp_path):
+    folder = degraded_folder(tmp_path)
+    result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "denoise", "--space", "upsample-cell",
+                                 "--observed", "--images", str(folder), "--budget", "2", "--stop", "auto",
+                                 "--stop-window", "5", "--stop-patience", "10", "--run-dir", str(tmp_path / "run"),
+                                 "--json", *TINY])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["observed"] and config["reward"] == "holdout"
+    assert config["stopping"] == {"stop": "auto", "stop_window": 5, "stop_patience": 10}
+    for trial in records(tmp_path / "run"):
+        assert trial["status"] == "ok"
+        assert set(trial["metrics"]["per_image"]) == {"n0", "n1"}
+        assert "psnr" not in trial["metrics"]  # no clean image anywhere
+        assert trial["reward"] == trial["metrics"]["holdout_psnr"] and 10 < trial["reward"] < 40
+        assert 1 <= trial["metrics"]["stop_step"] <= 15
+
+
+def test_observed_search_refuses_a_reward_that_needs_clean_images(runner, tmp_path):
+    folder = degraded_folder(tmp_path, count=1)
+    result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "denoise", "--observed", "--images",
+                                 str(folder), "--reward", "psnr", "--run-dir", str(tmp_path / "run"), *TINY])
+    assert result.exit_code == 2
+    assert "reward 'psnr' needs clean images; with --observed use a no-reference reward (holdout)" in result.output
+    assert not (tmp_path / "run").exists()
+    result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "denoise", "--observed",
+                                 "--run-dir", str(tmp_path / "run"), *TINY])
+    assert result.exit_code == 2 and "--observed needs --images DIR" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_refused_start_writes_nothing(runner, tmp_path):
+    for bad in (["--searcher-option", "hidden=abc"], ["--searcher-option", "nothing=1"],
+                ["--trial-timeout", "5"], ["--stop", "wmv", "--stop-window", "15"]):
+        result = runner.invoke(cli, ["search", "--searcher", "rl", "--task", "sr", "--run-dir", str(tmp_path / "run"),
+                                     *bad, *TINY])
+        assert result.exit_code in (1, 2), result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert not (tmp_path / "run").exists(), bad
+    assert "searcher 'rl' option hidden: 'abc' is not a valid integer" in runner.invoke(cli, [
+        "search", "--searcher", "rl", "--task", "sr", "--searcher-option", "hidden=abc", "--run-dir",
+        str(tmp_path / "run"), *TINY]).output
+    result = runner.invoke(cli, ["search", "--searcher", "rl", "--task", "sr", "--searcher-option", "nothing=1",
+                                 "--run-dir", str(tmp_path / "run"), *TINY])
+    assert "searcher 'rl' has no option nothing (its options: hidden, lr, baseline_decay" in result.output
+    result = runner.invoke(cli, ["search", "--searcher", "rl", "--task", "sr", "--trial-timeout", "5",
+                                 "--run-dir", str(tmp_path / "run"), *TINY])
+    assert "executor 'serial' cannot stop a running trial" in result.output

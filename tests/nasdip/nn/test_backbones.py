@@ -23,7 +23,7 @@ def bn(c):
 
 
 def dip_skip_params(width, skip, depth, input_depth, out):
-    """DIP's skip network counted from its description (DESIGN.md), not from nasdip's modules."""
+    """DIP's skip network counted from its description (docs/release.md), not from nasdip's modules."""
     total = 0
     for level in range(depth):
         c_in = input_depth if level == 0 else width

@@ -26,7 +26,7 @@ def all_masked_cells() -> list[Cell]:
 
 
 def decode_like_the_design(index: int) -> tuple:
-    """DESIGN.md's description of the release encoding, written out independently of nasdip.nn.cell."""
+    """The release encoding as docs/release.md describes it, written out independently of nasdip.nn.cell."""
     spatial = ["bilinear", "bicubic", "nearest", "pixel_shuffle"]
     transforms = ["conv", "transposed_conv", "split_stack_sum", "separable_conv", "depthwise_conv"]
     acts = ["none", "relu", "leaky_relu"]

@@ -118,7 +118,7 @@ def test_failing_candidates_are_recorded_and_the_search_finishes(tmp_path, regis
               map(json.loads, (tmp_path / "run" / "trials.jsonl").read_text().splitlines())}
     assert set(trials) == {"fine", "broken", "nan"}
     assert trials["broken"]["status"] == "failed" and "cannot build this one" in trials["broken"]["error"]
-    assert trials["nan"]["status"] == "failed" and "reward is nan" in trials["nan"]["error"]
+    assert trials["nan"]["status"] == "failed" and "diverged" in trials["nan"]["error"]
     assert trials["fine"]["status"] == "ok" and summary.best_arch.choices["kind"] == "fine"
 
 

@@ -1,0 +1,101 @@
+"""What defines a search: searcher, space, task, reward, budget, fidelity, seeds, executor (``config.json``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from nasdip import __version__, registry
+from nasdip.fit import FitSettings
+from nasdip.nn.config import NetConfig
+from nasdip.search.evaluate import Fidelity
+from nasdip.task import Task
+
+#: Candidate evaluations when ``--budget`` is not given.
+DEFAULT_BUDGET = 10
+#: How hard each candidate is fitted when the user does not say: cheap enough for a CPU.
+DEFAULT_FIDELITY = Fidelity(iters=200, crop=64, width=16)
+
+
+def no_reference_rewards() -> list[str]:
+    """Registered rewards that need no clean images, in registration order (built-ins first)."""
+    return [reward.name for _, reward in registry.registrations("rewards") if not reward.needs_clean]
+
+
+@dataclass
+class SearchSettings:
+    """Everything that defines a search (stored as the run directory's ``config.json``); an empty ``space``,
+    ``reward`` or ``executor`` is the registered default."""
+
+    searcher: str
+    task: str
+    space: str = ""
+    task_values: dict[str, Any] = field(default_factory=dict)
+    searcher_options: dict[str, Any] = field(default_factory=dict)
+    reward: str = ""
+    budget: int = DEFAULT_BUDGET
+    batch: int = 4
+    fidelity: Fidelity = DEFAULT_FIDELITY
+    lr: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    executor: str = ""
+    executor_options: dict[str, Any] = field(default_factory=dict)
+    workers: int = 1
+    trial_timeout: float | None = None
+    images: str = "builtin"
+    observed: bool = False
+    stopping: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # An empty name means the registered default (marked by its plugin); observed images need a
+        # no-reference reward.
+        for kind, attribute in (("spaces", "space"), ("rewards", "reward"), ("executors", "executor")):
+            if not getattr(self, attribute):
+                default = no_reference_rewards()[0] if attribute == "reward" and self.observed else None
+                setattr(self, attribute, default or registry.default_name(kind))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fidelity"] = self.fidelity.to_dict()
+        data["nasdip_version"] = __version__
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchSettings:
+        values = {key: value for key, value in data.items() if key != "nasdip_version"}
+        values["fidelity"] = Fidelity(**values["fidelity"])
+        return cls(**values)
+
+    def validate(self) -> None:
+        """Every name registered and every plugin option valid (one-line errors), before anything is written."""
+        from nasdip.options import resolve_values
+
+        for kind, name in (("searchers", self.searcher), ("spaces", self.space), ("tasks", self.task),
+                           ("rewards", self.reward), ("executors", self.executor)):
+            registry.get(kind, name)
+        self.make_task()
+        searcher = registry.get("searchers", self.searcher)
+        resolve_values(f"searcher {self.searcher!r}", searcher.options, self.searcher_options, as_flags=False)
+        registry.get("executors", self.executor).check(self.trial_timeout, self.executor_options)
+        reward = registry.get("rewards", self.reward)
+        if self.observed and reward.needs_clean:
+            from nasdip.errors import UsageError
+
+            raise UsageError(f"reward {self.reward!r} needs clean images; with --observed use a no-reference "
+                             f"reward ({', '.join(no_reference_rewards())})")
+        self.fit_settings(self.make_task())  # stopping settings are checked here
+
+    def make_task(self) -> Task:
+        return registry.get("tasks", self.task)(**self.task_values)
+
+    def fit_settings(self, task: Task) -> FitSettings:
+        """The per-candidate fitting settings: the task's defaults at the search's fidelity."""
+        iters = self.fidelity.iters
+        settings = task.settings().replace(iters=iters, lr=self.lr, seed=self.seed, device=self.device,
+                                           precision=self.precision, sync_every=min(25, iters))
+        return settings.with_stopping(registry.get("rewards", self.reward).needs_holdout, **self.stopping)
+
+    def net_config(self) -> NetConfig:
+        return NetConfig(width=self.fidelity.width)

@@ -1,0 +1,183 @@
+"""Training and applying an unpaired translator (CycleGAN) whose upsamplers are an architecture's cell.
+
+A training run lives in one directory: ``translate.json`` (domains, architecture, configuration, seed) and
+``checkpoint.pt`` (networks, optimisers, image pools, random states), written atomically after every epoch, so
+``resume`` continues exactly. Losses and sample images go to the lifecycle hooks (``fit_progress`` and
+``sample_images``), which the TensorBoard logger writes under the run's ``logdir``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nasdip.errors import NasdipError, UsageError
+from nasdip.events import RunInfo
+from nasdip.files import atomic_write, atomic_write_text
+from nasdip.plugin_manager import notify
+from nasdip.rng import load_python_rng_state, python_rng_state
+from nasdip.tasks.cyclegan import CycleGAN, CycleGANConfig, Generator
+from nasdip.tasks.translation_data import Domain, match_channels
+
+CHECKPOINT = "checkpoint.pt"
+SETTINGS = "translate.json"
+
+
+def cell_of(spec: str | None):
+    """The upsampling cell of an architecture (bilinear for spaces without one); ``None`` without ``--arch``."""
+    if spec is None:
+        return None
+    from nasdip.catalog import resolve_arch
+    from nasdip.nn.cell import CELL_DECISION_NAMES, Cell
+    from nasdip.nn.skip import BILINEAR_CELL
+
+    arch = resolve_arch(spec)
+    if all(name in arch.choices for name in CELL_DECISION_NAMES):
+        return Cell.from_choices(arch.choices)
+    return BILINEAR_CELL
+
+
+def learning_rate(base: float, epoch: int, epochs: int) -> float:
+    """CycleGAN's schedule: constant for the first half of the epochs, then linearly towards zero."""
+    constant = epochs // 2
+    if epoch < constant:
+        return base
+    return base * (1.0 - (epoch - constant) / (epochs - constant + 1))
+
+
+@dataclass
+class TrainingSetup:
+    """What defines a training run (``translate.json``)."""
+
+    domain_a: Path
+    domain_b: Path
+    arch: str | None
+    config: CycleGANConfig
+    seed: int
+
+    def to_json(self, channels: int) -> str:
+        return json.dumps({"domain_a": str(self.domain_a), "domain_b": str(self.domain_b), "arch": self.arch,
+                           "config": self.config.to_dict(), "seed": self.seed, "channels": channels}, indent=2) + "\n"
+
+    @classmethod
+    def read(cls, out_dir: Path) -> TrainingSetup:
+        stored = json.loads((out_dir / SETTINGS).read_text())
+        return cls(Path(stored["domain_a"]), Path(stored["domain_b"]), stored["arch"],
+                   CycleGANConfig(**stored["config"]), stored["seed"])
+
+
+def training_setup(out_dir: Path, requested: TrainingSetup | None, resume: bool) -> TrainingSetup:
+    """The stored setup when resuming, else the requested one (refusing to overwrite a trained model)."""
+    if resume:
+        if not (out_dir / CHECKPOINT).exists():
+            raise NasdipError(f"{out_dir}: no {CHECKPOINT} to resume from")
+        return TrainingSetup.read(out_dir)
+    if requested is None:
+        raise UsageError("training needs --domain-a and --domain-b (or --apply IMAGE to translate)")
+    if (out_dir / CHECKPOINT).exists():
+        raise NasdipError(f"{out_dir}: a translation model is already trained here; pass --resume or another --out")
+    return requested
+
+
+class Trainer:
+    """A CycleGAN, its two domains and its random generators, restored from a checkpoint when resuming."""
+
+    def __init__(self, setup: TrainingSetup, out_dir: Path, device: torch.device, resume: bool) -> None:
+        self.setup, self.out_dir, self.device = setup, out_dir, device
+        self.images_a = Domain(setup.domain_a)
+        self.images_b = Domain(setup.domain_b, self.images_a.channels)
+        self.rng = random.Random(setup.seed)
+        torch.manual_seed(setup.seed)
+        self.model = CycleGAN(self.images_a.channels, setup.config, cell_of(setup.arch), self.rng).to(device)
+        self.epoch, self.step = 0, 0
+        if resume:
+            state = torch.load(out_dir / CHECKPOINT, weights_only=True, map_location=device)
+            self.model.load_checkpoint(state)
+            self.epoch, self.step = state["epoch"], state["step"]
+            load_python_rng_state(self.rng, state["python_rng"])
+            torch.set_rng_state(state["torch_rng"])
+        else:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(out_dir / SETTINGS, setup.to_json(self.images_a.channels))
+
+    def epoch_steps(self, epochs: int, run: RunInfo, sample_every: int, on_step) -> dict[str, float]:
+        """One pass over domain A (in a random order); returns the last reported losses."""
+        config = self.setup.config
+        self.model.set_lr(learning_rate(config.lr, self.epoch, epochs))
+        losses: dict[str, float] = {}
+        count = len(self.images_a.paths)
+        for index in self.rng.sample(range(count), count):
+            real_a = self.images_a.crop(index, config.crop, self.rng).to(self.device)
+            real_b = self.images_b.crop(self.rng.randrange(len(self.images_b.paths)), config.crop, self.rng)
+            out = self.model.train_step(real_a, real_b.to(self.device))
+            self.step += 1
+            on_step()
+            if self.step % sample_every == 0 or self.step == 1:
+                losses = {key.split("/", 1)[1]: float(value) for key, value in out.items() if key.startswith("loss/")}
+                notify("fit_progress", run=run, step=self.step, metrics=losses)
+                grid = torch.cat([out[f"image/{key}"][0] for key in ("real_a", "fake_b", "rec_a")], dim=-1)
+                notify("sample_images", run=run, step=self.step, images={"a_to_b": (grid[None] + 1) / 2})
+        self.epoch += 1
+        return losses
+
+    def save(self) -> None:
+        state = {**self.model.checkpoint(), "epoch": self.epoch, "step": self.step,
+                 "python_rng": python_rng_state(self.rng), "torch_rng": torch.get_rng_state()}
+        atomic_write(self.out_dir / CHECKPOINT, lambda temporary: torch.save(state, temporary))
+
+
+def train(out_dir: Path, requested: TrainingSetup | None, epochs: int, device: str, logdir: Path | None,
+          resume: bool, sample_every: int = 100, quiet: bool = False) -> dict[str, Any]:
+    """Train (or resume training) up to ``epochs``; returns a summary of the run."""
+    import sys
+
+    from tqdm import tqdm
+
+    from nasdip.device import resolve_device
+
+    setup = training_setup(out_dir, requested, resume)
+    trainer = Trainer(setup, out_dir, resolve_device(device), resume)
+    run = RunInfo("translate", logdir or out_dir / "tb", tag="translate",
+                  config={"arch": setup.arch, "seed": setup.seed, "epochs": epochs, **setup.config.to_dict()})
+    total = max(0, epochs - trainer.epoch) * len(trainer.images_a.paths)
+    bar = tqdm(total=total, desc="translate", unit="step", file=sys.stderr, disable=True if quiet else None)
+    losses: dict[str, float] = {}
+    notify("run_started", run=run)
+    try:
+        while trainer.epoch < epochs:
+            losses = trainer.epoch_steps(epochs, run, sample_every, lambda: bar.update(1)) or losses
+            trainer.save()
+    finally:
+        bar.close()
+        notify("run_finished", run=run)
+    return {"out": str(out_dir), "checkpoint": str(out_dir / CHECKPOINT), "epochs": epochs, "steps": trainer.step,
+            "arch": setup.arch, "losses": losses}
+
+
+def load_generator(out_dir: Path, direction: str, device: torch.device | str = "cpu") -> tuple[Generator, int]:
+    """The trained generator of ``direction`` (``a2b`` or ``b2a``) and the channel count it expects."""
+    if not (out_dir / CHECKPOINT).exists() or not (out_dir / SETTINGS).exists():
+        raise NasdipError(f"{out_dir}: no trained translation model ({CHECKPOINT}); train one with --domain-a/-b")
+    stored = json.loads((out_dir / SETTINGS).read_text())
+    generator = Generator(stored["channels"], CycleGANConfig(**stored["config"]), cell_of(stored["arch"]))
+    state = torch.load(out_dir / CHECKPOINT, weights_only=True, map_location=device)
+    generator.load_state_dict(state["g_ab" if direction == "a2b" else "g_ba"])
+    return generator.to(device).eval(), stored["channels"]
+
+
+def apply(image: Path, out_dir: Path, direction: str = "a2b", device: str = "cpu") -> Path:
+    """Translate one image with a trained model; writes ``OUT/<stem>_<direction>.png``."""
+    from nasdip.device import resolve_device
+    from nasdip.imageio import load_image, save_image
+
+    run_device = resolve_device(device)
+    generator, channels = load_generator(out_dir, direction, run_device)
+    picture, info = load_image(image)
+    with torch.no_grad():
+        translated = generator(match_channels(picture, channels).to(run_device) * 2.0 - 1.0)
+    return save_image(out_dir / f"{Path(image).stem}_{direction}.png", (translated.cpu() + 1.0) / 2.0, info.bits)
