@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,8 @@ class Option:
 
 
 def resolve_values(owner: str, options: Sequence[Option], values: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults overridden by ``values``; unknown names and values outside ``choices`` are usage errors.
+    """Defaults overridden by ``values``; unknown names, values outside ``choices`` and non-finite floats (``nan``,
+    ``inf``) are usage errors.
 
     ``owner`` names the plugin in messages, e.g. ``task 'sr'``.
     """
@@ -43,5 +45,7 @@ def resolve_values(owner: str, options: Sequence[Option], values: Mapping[str, A
         option = known[name]
         if option.choices is not None and value not in option.choices:
             raise UsageError(f"{option.flag} must be one of {', '.join(map(str, option.choices))}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{option.flag} must be a finite number, got {value!r}")
         resolved[name] = value
     return resolved

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from nasdip.cli.params import LEARNING_RATE, SEED
 from nasdip.fit import PRECISIONS, FitSettings
 
 
@@ -14,9 +15,9 @@ def fit_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """``--iters --lr --seed --device --precision --width`` (``None`` = the task's default)."""
     options = [
         click.option("--iters", type=click.IntRange(1), default=None, help="Fitting steps (default: the task's)."),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+        click.option("--lr", type=LEARNING_RATE, default=None,
                      help="Adam learning rate (default: the task's)."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=SEED, default=0, show_default=True,
                      help="Seeds the degradation, network initialisation and noise."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
         click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
