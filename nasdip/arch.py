@@ -121,14 +121,18 @@ def save_arch(arch: Arch, path: str | os.PathLike) -> Path:
 
 
 def read_arch_file(path: str | os.PathLike) -> Arch:
-    """Parse a document from disk (structure only)."""
+    """Parse a document from disk (structure only); unreadable, binary or non-JSON files raise one line."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ArchError(f"{path}: not an architecture file (binary, not UTF-8 JSON text)") from None
     except OSError as error:
         raise ArchError(f"{path}: cannot read architecture file ({error.strerror or error})") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise ArchError(f"{path}: not valid JSON (line {error.lineno}: {error.msg})") from None
+    except RecursionError:
+        raise ArchError(f"{path}: not an architecture document (JSON nested too deeply)") from None
     return Arch.from_dict(document, source=path.name)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 from pathlib import Path
 
 from nasdip import registry
 from nasdip.arch import Arch, read_arch_file
-from nasdip.errors import ArchError, DuplicateNameError, UnknownNameError
+from nasdip.errors import ArchError, DuplicateNameError, UnknownArchError, UnknownNameError
 from nasdip.space import Space
 
 
@@ -42,6 +44,18 @@ def resolve_arch(spec: str | Path) -> Arch:
         return named[spec]
     path = Path(spec)
     if path.exists():
+        if path.is_dir():
+            raise ArchError(f"{spec}: is a folder, not an architecture file")
         arch = read_arch_file(path)
         return validate(arch, source=path.name)
-    raise ArchError(f"--arch {spec!r}: no preset or file of that name (presets: {', '.join(named)})")
+    if looks_like_path(spec):
+        raise ArchError(f"{spec}: no such architecture file")
+    close = difflib.get_close_matches(spec, named, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise UnknownArchError(f"unknown architecture {spec!r}: no preset or file of that name; {hint}"
+                           f"presets: {', '.join(named)} (or an architecture JSON file)")
+
+
+def looks_like_path(spec: str) -> bool:
+    """Whether ``spec`` is meant as a file (has a folder or a ``.json`` suffix) rather than a preset name."""
+    return "/" in spec or os.sep in spec or spec.lower().endswith(".json")

@@ -21,3 +21,7 @@ class DuplicateNameError(NasdipError):
 
 class ArchError(NasdipError):
     """An invalid architecture document or choice."""
+
+
+class UnknownArchError(ArchError, UsageError):
+    """``--arch`` names neither a preset nor an existing file (a mistyped name: the CLI exits with code 2)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ def convert(option: Option, value: Any, owner: str) -> Any:
 def resolve_values(owner: str, options: Sequence[Option], values: Mapping[str, Any],
                    as_flags: bool = True) -> dict[str, Any]:
     """Defaults overridden by ``values`` (converted to each option's type); unknown names, values of the wrong
-    type and values outside ``choices`` are usage errors.
+    type, values outside ``choices`` and non-finite floats (``nan``, ``inf``) are usage errors.
 
     ``owner`` names the plugin in messages, e.g. ``task 'sr'``; ``as_flags=False`` names options as ``key``
     (for ``--searcher-option key=value``) instead of ``--key``.
@@ -63,5 +64,7 @@ def resolve_values(owner: str, options: Sequence[Option], values: Mapping[str, A
         value = convert(option, value, owner)
         if option.choices is not None and value not in option.choices:
             raise UsageError(f"{label(name)} must be one of {', '.join(map(str, option.choices))}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{label(name)} must be a finite number, got {value!r}")
         resolved[name] = value
     return resolved

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from nasdip.errors import NasdipError
+from nasdip.ground_truth import check_ground_truth
 from nasdip.imageio import ImageInfo, builtin_photo, crop_square, list_images, load_image
 from nasdip.task import Problem, Task
 
@@ -80,10 +80,5 @@ def user_problem(task: Task, image: Path, ground_truth: Path | None = None) -> P
     if ground_truth is None:
         return problem
     clean, _ = load_image(ground_truth)
-    if clean.shape[1] != problem.channels:
-        raise NasdipError(f"{ground_truth}: has {clean.shape[1]} channels but the image has {problem.channels}")
-    if tuple(clean.shape[-2:]) != problem.output_size:
-        height, width = problem.output_size
-        raise NasdipError(f"{ground_truth}: ground truth is {clean.shape[-1]}x{clean.shape[-2]} but the restoration "
-                          f"is {width}x{height}; give the ground truth at exactly the restored size")
+    check_ground_truth(clean, problem, ground_truth)
     return replace(problem, clean=clean)

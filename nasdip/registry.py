@@ -1,7 +1,13 @@
-"""Look up what plugins registered (spaces, searchers, tasks, executors, rewards) by name."""
+"""Look up what plugins registered (spaces, searchers, tasks, executors, rewards) by name.
+
+A plugin whose registration hook raises, or that registers something of the wrong kind (not a ``Searcher``
+subclass, a nameless object, ...), is skipped for that kind with a warning naming it; the others work on.
+"""
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +17,19 @@ from nasdip.plugin_manager import get_plugin_manager
 
 #: Registry kinds and how to name one of their members in messages.
 KINDS = REGISTRY_KINDS
+
+#: What each kind must register: ``(module, class name, registered as a subclass (True) or an instance)``.
+EXPECTED: dict[str, tuple[str, str, bool]] = {
+    "spaces": ("nasdip.space", "Space", False),
+    "searchers": ("nasdip.searcher", "Searcher", True),
+    "tasks": ("nasdip.task", "Task", True),
+    "executors": ("nasdip.executor", "Executor", True),
+    "rewards": ("nasdip.reward", "Reward", False),
+}
+
+
+def _warn(message: str) -> None:
+    warnings.warn(f"nasdip: {message}", RuntimeWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)
@@ -29,22 +48,51 @@ class Entry:
 
 
 def registrations(kind: str) -> list[tuple[str, Any]]:
-    """Every ``(plugin name, object)`` pair registered under ``kind``, in registration order, unchecked."""
+    """Every ``(plugin name, object)`` pair registered under ``kind``, in registration order, unchecked.
+
+    A plugin whose hook raises is skipped for ``kind`` (nothing it registered counts) with a warning.
+    """
     hook = getattr(get_plugin_manager().hook, f"register_{kind}")
     found: list[tuple[str, Any]] = []
     for impl in hook.get_hookimpls():
-        impl.function(register=lambda obj, _plugin=impl.plugin_name: found.append((_plugin, obj)))
+        mine: list[tuple[str, Any]] = []
+        try:
+            impl.function(register=lambda obj, _plugin=impl.plugin_name, _mine=mine: _mine.append((_plugin, obj)))
+        except Exception as error:  # a broken plugin must not break nasdip
+            _warn(f"plugin {impl.plugin_name!r} failed in register_{kind} and its {kind} are skipped: "
+                  f"{type(error).__name__}: {error}")
+            continue
+        found.extend(mine)
     return found
 
 
+def registration_problem(kind: str, obj: Any) -> str | None:
+    """Why ``obj`` cannot be registered as one of ``kind`` (wrong type, no name), or ``None`` when it can."""
+    module, class_name, as_class = EXPECTED[kind]
+    base = getattr(importlib.import_module(module), class_name)
+    if as_class and not (isinstance(obj, type) and issubclass(obj, base)):
+        return f"expected a subclass of {module}.{class_name}, got {obj!r}"
+    if not as_class and not isinstance(obj, base):
+        return f"expected a {module}.{class_name} instance, got {obj!r}"
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str) or not name:
+        return f"it has no string 'name': {obj!r}"
+    return None
+
+
 def entries(kind: str) -> dict[str, Entry]:
-    """Everything registered under ``kind``, sorted by name; two plugins claiming one name is an error."""
+    """Everything registered under ``kind``, sorted by name; two plugins claiming one name is an error.
+
+    Registrations of the wrong type or without a name are skipped with a warning naming the plugin.
+    """
     label = KINDS[kind]
     found: dict[str, Entry] = {}
     for plugin, obj in registrations(kind):
-        name = getattr(obj, "name", None)
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"plugin {plugin!r} registered a {label} without a string 'name': {obj!r}")
+        problem = registration_problem(kind, obj)
+        if problem is not None:
+            _warn(f"plugin {plugin!r} registered an invalid {label}, skipped: {problem}")
+            continue
+        name = obj.name
         if name in found:
             raise DuplicateNameError(
                 f"{label} {name!r} is registered by two plugins, {found[name].plugin!r} and {plugin!r}: "

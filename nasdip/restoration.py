@@ -50,13 +50,16 @@ def fit_or_tile(task: Task, problem: Problem, arch: Arch, config: NetConfig, set
 
 
 def write_outputs(task: Task, problem: Problem, result: FitResult, out_dir: Path) -> dict[str, str]:
-    """The restored image (the input's bit depth), its extras and a comparison PNG; returns their paths."""
+    """The restored image (the input's bit depth), its extras and a comparison PNG; returns their paths. A file
+    that cannot be written where asked is saved in a temporary folder instead (said on stderr): a finished fit is
+    never lost."""
     bits = problem.info.bits if problem.info else 8
     stem = f"{problem.name}_{task.name}"
-    written = {"output": str(save_image(out_dir / f"{stem}.png", result.output, bits))}
+    written = {"output": str(save_image(out_dir / f"{stem}.png", result.output, bits, rescue=True))}
     for key, tensor in result.extras.items():
-        written[key] = str(save_image(out_dir / f"{stem}_{key}.png", tensor, bits))
-    written["comparison"] = str(save_image(out_dir / f"{stem}_comparison.png", comparison(task, problem, result.output)))
+        written[key] = str(save_image(out_dir / f"{stem}_{key}.png", tensor, bits, rescue=True))
+    written["comparison"] = str(save_image(out_dir / f"{stem}_comparison.png",
+                                           comparison(task, problem, result.output), rescue=True))
     return written
 
 

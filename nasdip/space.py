@@ -9,6 +9,7 @@ to a single canonical choice, so every architecture has exactly one spelling (it
 
 from __future__ import annotations
 
+import json
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -38,9 +39,9 @@ class Decision:
     depends_on: tuple[str, ...] = ()
 
     def index(self, choice: Choice) -> int:
-        """Position of ``choice``; accepts the string spelling of numeric choices (``"5"`` for ``5``)."""
+        """Position of ``choice``; types must match (``"5"`` is not the choice ``5``, nor ``True`` ``1``)."""
         for position, candidate in enumerate(self.choices):
-            if choice == candidate or (isinstance(choice, str) and str(candidate) == choice):
+            if type(choice) is type(candidate) and choice == candidate:
                 return position
         raise ValueError(choice)
 
@@ -131,7 +132,7 @@ class Space(ABC):
             try:
                 position = decision.index(given)
             except ValueError:
-                raise ArchError(f"{field}: {given!r} is not a choice (choose from {_listing(decision.choices)})") from None
+                raise ArchError(f"{field}: {_not_a_choice(given, decision.choices)}") from None
             mask = self.allowed(decision, canonical)
             if not mask[position]:
                 allowed = [choice for choice, ok in zip(decision.choices, mask, strict=True) if ok]
@@ -193,6 +194,16 @@ class Space(ABC):
 
     def _before(self, decision: Decision) -> tuple[Decision, ...]:
         return self.decisions[: self.decisions.index(decision)]
+
+
+def _not_a_choice(given: object, choices: Sequence[Choice]) -> str:
+    """Why ``given`` is not among ``choices``, spelling out a type mismatch (``"3"`` for the number ``3``)."""
+    listing = f"(choose from {_listing(choices)})"
+    for candidate in choices:
+        if str(candidate) == str(given) and type(candidate) is not type(given):
+            kind = "a number" if isinstance(candidate, int) else "a string"
+            return f"{given!r} must be {kind}: write {json.dumps(candidate)} {listing}"
+    return f"{given!r} is not a choice {listing}"
 
 
 def _listing(choices: Sequence[Choice]) -> str:

@@ -19,7 +19,7 @@ from kornia.geometry.transform import resize
 from torch import nn
 
 from nasdip import hookimpl
-from nasdip.errors import NasdipError
+from nasdip.errors import NasdipError, UsageError
 from nasdip.fit import FitSettings
 from nasdip.imageio import ImageInfo
 from nasdip.ops.haze import (
@@ -80,6 +80,16 @@ class Dehazing(Task):
     )
     baseline_name = "hazy"
     default_arch = DIP_BASELINE
+
+    def __init__(self, **values) -> None:
+        super().__init__(**values)
+        values = self.values
+        checks = (("tv_weight", values["tv_weight"] >= 0, "at least 0"), ("beta", values["beta"] > 0, "above 0"),
+                  ("max_side", values["max_side"] >= self.min_size, f"at least {self.min_size}"),
+                  ("guide_radius", values["guide_radius"] >= 0, "at least 0"))
+        for name, ok, wording in checks:
+            if not ok:
+                raise UsageError(f"--{name.replace('_', '-')} must be {wording}, got {values[name]}")
 
     def settings(self) -> FitSettings:
         return FitSettings(iters=4000, lr=0.001, reg_noise=0.01)

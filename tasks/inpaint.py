@@ -1,6 +1,6 @@
 """``inpaint``: fill missing pixels (DIP / NAS-DIP protocol).
 
-The mask marks known pixels (1) and missing ones (0): ``--mask FILE`` (white = known, same size as the image)
+The mask marks known pixels (1) and missing ones (0): ``--mask FILE`` (black and white, white = known, same size as the image)
 or ``--drop P``, a Bernoulli mask keeping a pixel where U > P (P = 0.5 in the paper; one draw per pixel, shared by
 the channels). The loss is DIP's ``mean((mask * (output - observation))^2)``. Defaults: 11000 steps, Adam lr
 0.001 (NAS-DIP), reg_noise 0.03. Metrics: PSNR and SSIM over the full image.
@@ -19,6 +19,34 @@ from nasdip.imageio import ImageInfo, load_image
 from nasdip.ops import apply_mask, bernoulli_mask
 from nasdip.task import Problem, Task, TaskOption
 from nasdip.tasks import DIP_BASELINE
+
+#: Channel spread (on the 0-1 scale) above which a pixel is coloured: larger than JPEG's chroma noise on grey.
+COLOUR_SPREAD = 0.1
+#: Fraction of pixels that may be coloured, or grey between black and white, before a mask file is refused.
+TOLERATED_FRACTION = 0.05
+
+
+def mask_from_image(image: torch.Tensor, name: str) -> torch.Tensor:
+    """The ``(1, 1, H, W)`` known-pixel mask (white = known) of a black-and-white mask image.
+
+    Grey files and RGB files whose pixels are grey are accepted; a colour image or a photograph (more than
+    :data:`TOLERATED_FRACTION` of its pixels coloured, or grey between 25% and 75%) is refused: it is not a mask.
+    Anti-aliased edges and JPEG noise stay well below that fraction.
+    """
+    if image.shape[1] > 1:
+        coloured = (image.amax(dim=1) - image.amin(dim=1) > COLOUR_SPREAD).float().mean().item()
+        if coloured > TOLERATED_FRACTION:
+            raise NasdipError(f"{name}: is a colour image ({coloured:.0%} of its pixels coloured), not a mask; "
+                              "a mask is black (missing) and white (known)")
+    grey = image.mean(dim=1, keepdim=True)
+    undecided = ((grey > 0.25) & (grey < 0.75)).float().mean().item()
+    if undecided > TOLERATED_FRACTION:
+        raise NasdipError(f"{name}: {undecided:.0%} of its pixels are neither black nor white, so it is not a mask; "
+                          "a mask is black (missing) and white (known)")
+    known = (grey > 0.5).float()
+    if known.sum() == 0:
+        raise NasdipError(f"{name}: the mask marks no pixel as known (white = known)")
+    return known
 
 
 class Inpainting(Task):
@@ -50,14 +78,10 @@ class Inpainting(Task):
                 raise UsageError("task 'inpaint' needs --mask FILE for an image you bring (white = known pixel)")
             return bernoulli_mask(*size, self.values["drop"], generator)
         mask, _ = load_image(path)
+        name = Path(path).name
         if tuple(mask.shape[-2:]) != tuple(size):
-            raise NasdipError(
-                f"{Path(path).name}: mask is {mask.shape[-1]}x{mask.shape[-2]} but the image is {size[1]}x{size[0]}"
-            )
-        known = (mask.mean(dim=1, keepdim=True) > 0.5).float()
-        if known.sum() == 0:
-            raise NasdipError(f"{Path(path).name}: the mask marks no pixel as known (white = known)")
-        return known
+            raise NasdipError(f"{name}: mask is {mask.shape[-1]}x{mask.shape[-2]} but the image is {size[1]}x{size[0]}")
+        return mask_from_image(mask, name)
 
     def degrade(self, clean: torch.Tensor, generator: torch.Generator, name: str = "image") -> Problem:
         self.check_size(clean)

@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 
 from nasdip import hookimpl
+from nasdip.cli.params import LEARNING_RATE, SEED, FiniteFloat
 from nasdip.tasks.cyclegan import CycleGANConfig
 from nasdip.tasks.translation_training import TrainingSetup, apply, cell_of, train
 
@@ -37,9 +38,9 @@ from nasdip.tasks.translation_training import TrainingSetup, apply, cell_of, tra
 @click.option("--ngf", type=click.IntRange(4), default=64, show_default=True, help="Generator width.")
 @click.option("--ndf", type=click.IntRange(4), default=64, show_default=True, help="Discriminator width.")
 @click.option("--blocks", type=click.IntRange(1), default=9, show_default=True, help="Residual blocks.")
-@click.option("--lr", type=float, default=2e-4, show_default=True, help="Adam learning rate.")
-@click.option("--cycle", type=float, default=10.0, show_default=True, help="Cycle-consistency weight.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds initialisation, crops and pairing.")
+@click.option("--lr", type=LEARNING_RATE, default=2e-4, show_default=True, help="Adam learning rate.")
+@click.option("--cycle", type=FiniteFloat(min=0), default=10.0, show_default=True, help="Cycle-consistency weight.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds initialisation, crops and pairing.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--logdir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="TensorBoard directory (default OUT/tb).")

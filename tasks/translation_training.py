@@ -18,7 +18,7 @@ import torch
 
 from nasdip.errors import NasdipError, UsageError
 from nasdip.events import RunInfo
-from nasdip.files import atomic_write, atomic_write_text
+from nasdip.files import atomic_write, atomic_write_text, read_json
 from nasdip.plugin_manager import notify
 from nasdip.rng import load_python_rng_state, python_rng_state
 from nasdip.tasks.cyclegan import CycleGAN, CycleGANConfig, Generator
@@ -66,7 +66,7 @@ class TrainingSetup:
 
     @classmethod
     def read(cls, out_dir: Path) -> TrainingSetup:
-        stored = json.loads((out_dir / SETTINGS).read_text())
+        stored = read_json(out_dir / SETTINGS, "translation settings")
         return cls(Path(stored["domain_a"]), Path(stored["domain_b"]), stored["arch"],
                    CycleGANConfig(**stored["config"]), stored["seed"])
 
@@ -163,7 +163,7 @@ def load_generator(out_dir: Path, direction: str, device: torch.device | str = "
     """The trained generator of ``direction`` (``a2b`` or ``b2a``) and the channel count it expects."""
     if not (out_dir / CHECKPOINT).exists() or not (out_dir / SETTINGS).exists():
         raise NasdipError(f"{out_dir}: no trained translation model ({CHECKPOINT}); train one with --domain-a/-b")
-    stored = json.loads((out_dir / SETTINGS).read_text())
+    stored = read_json(out_dir / SETTINGS, "translation settings")
     generator = Generator(stored["channels"], CycleGANConfig(**stored["config"]), cell_of(stored["arch"]))
     state = torch.load(out_dir / CHECKPOINT, weights_only=True, map_location=device)
     generator.load_state_dict(state["g_ab" if direction == "a2b" else "g_ba"])

@@ -3,7 +3,10 @@
 Built-in commands are listed in :data:`BUILTIN_COMMANDS` (name -> ``module:attribute``, a command or a function
 building one); plugins add theirs
 through the ``register_commands`` hook. User mistakes (:class:`nasdip.errors.NasdipError`, click's usage errors)
-become one-line errors: exit code 2 for usage errors, 1 for the rest.
+become one-line errors: exit code 2 for usage errors, 1 for the rest. A file-system error that names a path
+(:class:`OSError` with a file name: permission denied, read-only or full disk, a file where a folder belongs) is
+about the user's files or machine, not a bug, and also becomes one ``Error:`` line; other exceptions keep their
+traceback.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import click
 
 from nasdip import __version__
 from nasdip.errors import NasdipError, UsageError
+from nasdip.files import is_user_file_error, os_error_message
 
 BUILTIN_COMMANDS: dict[str, str] = {
     "archs": "nasdip.cli.archs:archs_command",
@@ -34,7 +38,12 @@ def plugin_commands_by_plugin() -> dict[str, dict[str, click.Command]]:
     found: dict[str, dict[str, click.Command]] = {}
     for impl in get_plugin_manager().hook.register_commands.get_hookimpls():
         scratch = click.Group()
-        impl.function(cli=scratch)
+        try:
+            impl.function(cli=scratch)
+        except Exception as error:  # a broken plugin must not break nasdip
+            warnings.warn(f"nasdip: plugin {impl.plugin_name!r} failed in register_commands and its commands are "
+                          f"skipped: {type(error).__name__}: {error}", RuntimeWarning, stacklevel=2)
+            continue
         found[impl.plugin_name] = dict(scratch.commands)
     return found
 
@@ -82,6 +91,10 @@ class NasdipGroup(click.Group):
             raise click.UsageError(f"{error} (see '{ctx.command_path} {command} --help')".replace("  ", " ")) from None
         except NasdipError as error:
             raise click.ClickException(str(error)) from None
+        except OSError as error:
+            if not is_user_file_error(error):  # not about a path: a bug or a system fault, keep the traceback
+                raise
+            raise click.ClickException(os_error_message(error)) from None
 
 
 @click.group(name="nasdip", cls=NasdipGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,6 +106,19 @@ def cli() -> None:
     """
 
 
+def format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                   line: str | None = None) -> str:
+    """nasdip's own warnings (``nasdip: ...``, e.g. a skipped plugin) as one line; others as Python shows them."""
+    text = str(message)
+    if text.startswith("nasdip: "):
+        return f"{text}\n"
+    return _python_format_warning(message, category, filename, lineno, line)
+
+
+_python_format_warning = warnings.formatwarning
+
+
 def main() -> None:
     """Console-script entry point."""
+    warnings.formatwarning = format_warning
     sys.exit(cli.main(prog_name="nasdip"))

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from nasdip.cli.fit_options import fit_options, settings_from, stop_values
+from nasdip.cli.fit_options import check_output_dirs, fit_options, settings_from, stop_values
 from nasdip.cli.params import RegistryName
 from nasdip.cli.plugin_options import build_command, pop_task_values, task_options
 from nasdip.cli.progress import FitProgress
@@ -37,6 +37,7 @@ def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, size
         return
     if images_dir is None:
         raise UsageError("--images DIR is required (or --speed to time fitting steps)")
+    check_output_dirs(out=out_dir, logdir=logdir)
     rows = bench_rows(task, images_dir, archs, config, settings, crop, out_dir, logdir, quiet)
     print_bench(task, rows, images_dir, crop, config, settings, as_json)
 

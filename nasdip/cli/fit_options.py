@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
+from nasdip.cli.params import LEARNING_RATE, SEED
 from nasdip.device import PRECISIONS
 from nasdip.fit import FitSettings
 from nasdip.stopping import AUTO_RULE, STOP_RULES
@@ -16,9 +18,9 @@ def fit_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """``--iters --lr --seed --device --precision --width`` (``None`` = the task's default)."""
     options = [
         click.option("--iters", type=click.IntRange(1), default=None, help="Fitting steps (default: the task's)."),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+        click.option("--lr", type=LEARNING_RATE, default=None,
                      help="Adam learning rate (default: the task's)."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=SEED, default=0, show_default=True,
                      help="Seeds the degradation, network initialisation and noise."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
         click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
@@ -65,3 +67,12 @@ def settings_from(base: FitSettings, iters: int | None, lr: float | None, seed: 
                   precision: str, **stopping: Any) -> FitSettings:
     """The task's settings with the command-line overrides applied (see :meth:`FitSettings.with_stopping`)."""
     return base.replace(iters=iters, lr=lr, seed=seed, device=device, precision=precision).with_stopping(**stopping)
+
+
+def check_output_dirs(**folders: Path | None) -> None:
+    """Refuse unwritable output folders (``out=...`` checks ``--out``) before any fitting starts."""
+    from nasdip.files import check_writable_dir
+
+    for option, folder in folders.items():
+        if folder is not None:
+            check_writable_dir(folder, f"--{option.replace('_', '-')}")

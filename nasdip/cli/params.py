@@ -1,7 +1,8 @@
-"""Click parameter types shared by commands."""
+"""Click parameter types shared by commands: registry names, finite numbers, seeds."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
@@ -29,3 +30,26 @@ class RegistryName(click.ParamType):
         from click.shell_completion import CompletionItem
 
         return [CompletionItem(name) for name in registry.names(self.kind) if name.startswith(incomplete)]
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that must be a finite number (``nan`` and ``inf`` are refused), optionally within bounds.
+
+    Takes :class:`click.FloatRange`'s arguments, e.g. ``FiniteFloat(min=0, min_open=True)`` for a positive number.
+    """
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+#: Largest seed: every random generator nasdip seeds (torch's, Python's) takes 0 .. 2**63 - 1.
+MAX_SEED = 2**63 - 1
+#: A seed option's type: an integer in 0 .. 2**63 - 1.
+SEED = click.IntRange(0, MAX_SEED)
+#: A learning rate's type: a finite number above zero.
+LEARNING_RATE = FiniteFloat(min=0, min_open=True)

@@ -2,7 +2,7 @@
 
 Commands that take ``--task`` (or ``--executor``) accept the options of every registered task (executor); each
 plugin declares them as :class:`nasdip.options.Option`. After parsing, only the chosen plugin's options may have
-been given.
+been given. Float options must be finite numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from nasdip import registry
+from nasdip.cli.params import FiniteFloat
 from nasdip.errors import UsageError
 from nasdip.options import Option
 
@@ -52,7 +53,7 @@ def _add_options(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
         choices = f" [{'|'.join(map(str, option.choices))}]" if option.choices else ""
         default = "" if option.default is None else f" (default {option.default})"
         function = click.option(
-            option.flag, option.name, type=option.type, default=None,
+            option.flag, option.name, type=FiniteFloat() if option.type is float else option.type, default=None,
             help=f"{', '.join(owners)}: {option.help}{choices}{default}",
         )(function)
     return function

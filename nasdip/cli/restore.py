@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from nasdip.cli.fit_options import fit_options, settings_from, stop_values
+from nasdip.cli.fit_options import check_output_dirs, fit_options, settings_from, stop_values
 from nasdip.cli.params import RegistryName
 from nasdip.cli.plugin_options import build_command, pop_task_values, task_options
 from nasdip.cli.progress import FitProgress
@@ -34,6 +34,7 @@ def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path |
     problem = restore_problem(task, image, gt, crop, seed)
     architecture = resolve_arch(task.arch_spec(arch))
     settings = settings_from(task.settings(), iters, lr, seed, device, precision, **stop_values(task_values))
+    check_output_dirs(out=out_dir, logdir=logdir)
     report = restore_with_progress(task, problem, architecture, NetConfig(width=width), settings, out_dir, logdir,
                                    tile, quiet)
     if as_json:

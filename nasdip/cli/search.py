@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from nasdip import registry
-from nasdip.cli.fit_options import stop_options, stop_values
-from nasdip.cli.params import RegistryName
+from nasdip.cli.fit_options import check_output_dirs, stop_options, stop_values
+from nasdip.cli.params import LEARNING_RATE, SEED, FiniteFloat, RegistryName
 from nasdip.cli.plugin_options import (
     build_command,
     plugin_options,
@@ -55,6 +55,7 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
     elif searcher is None or task_name is None:
         raise UsageError(f"{'--searcher' if searcher is None else '--task'} is required (unless --resume)")
     run_dir = run_dir or Path("runs") / f"{searcher}-{task_name}-seed{options['seed']}"
+    check_output_dirs(run_dir=run_dir)
     bar = TrialProgress(budget, searcher, quiet)
     if resume:
         driver = resume_search(run_dir, bar.on_trial, budget)
@@ -163,11 +164,11 @@ def search_command() -> click.Command:
         click.option("--iters", type=click.IntRange(1), default=DEFAULT_FIDELITY.iters, show_default=True, help="Fitting steps per candidate."),
         click.option("--crop", type=click.IntRange(8), default=DEFAULT_FIDELITY.crop, show_default=True, help="Side of the search crops."),
         click.option("--width", type=click.IntRange(4), default=DEFAULT_FIDELITY.width, show_default=True, help="Network width of candidates."),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Adam learning rate."),
+        click.option("--lr", type=LEARNING_RATE, default=None, help="Adam learning rate."),
         stop_options,
         click.option("--reward", type=RegistryName("rewards"), default=None,
                      help=f"Reward (default: {registry.default_name('rewards')})."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seeds the searcher and every fit."),
+        click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the searcher and every fit."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
         click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
                      help="auto: bf16 where the device computes it natively."),
@@ -175,7 +176,7 @@ def search_command() -> click.Command:
                      help=f"Where candidates are evaluated (default: {registry.default_name('executors')})."),
         plugin_options("executors"),
         click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Parallel evaluations."),
-        click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+        click.option("--trial-timeout", type=FiniteFloat(min=0, min_open=True), default=None,
                      help="Seconds after which a candidate's evaluation is abandoned as failed."),
         click.option("--searcher-option", multiple=True, metavar="KEY=VALUE", help="Searcher setting (repeatable)."),
         click.option("--run-dir", type=path, default=None,

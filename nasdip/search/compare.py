@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nasdip.files import atomic_write
+from nasdip.errors import NasdipError
+from nasdip.files import atomic_write, read_json
 from nasdip.search.records import DUPLICATE, FAILED, OK
 from nasdip.search.rundir import RunDirectory
 
@@ -28,14 +29,22 @@ def summarize_run(path: str | Path) -> dict[str, Any]:
     from nasdip.catalog import space_of
 
     run = RunDirectory.open(path)
-    config = run.config
-    trials = run.trials()
+    config = read_run_config(run.path)
+    try:
+        trials = run.trials()
+    except UnicodeDecodeError:
+        raise NasdipError(f"{run.path / 'trials.jsonl'}: not a trial log (not UTF-8 text)") from None
+    except OSError as error:
+        raise NasdipError(f"{run.path / 'trials.jsonl'}: cannot read the trial log ({error.strerror or error})") from None
     ok = [trial for trial in trials if trial.status == OK]
     best = max(ok, key=lambda trial: trial.reward, default=None)
     summary_lines: list[str] = []
     if best is not None:
-        arch = best.architecture
-        summary_lines = [line for line in space_of(arch).describe(arch) if not line.startswith("backbone")]
+        try:
+            arch = best.architecture
+            summary_lines = [line for line in space_of(arch).describe(arch) if not line.startswith("backbone")]
+        except NasdipError as error:  # e.g. its space's plugin is not installed here: compare the rest anyway
+            summary_lines = [f"(best architecture not shown: {error})"]
     options = ", ".join(f"{k}={v}" for k, v in config.get("task_values", {}).items())
     return {
         "run_dir": str(run.path),
@@ -56,6 +65,24 @@ def summarize_run(path: str | Path) -> dict[str, Any]:
         "seconds": max((trial.elapsed for trial in trials), default=0.0),
         "curve": best_so_far(trials),
     }
+
+
+#: Fields of ``config.json`` a comparison reads.
+CONFIG_FIELDS = ("searcher", "space", "task", "reward", "fidelity", "seed")
+
+
+def read_run_config(run_path: Path) -> dict[str, Any]:
+    """A run's ``config.json``; unreadable, non-UTF-8, non-JSON or incomplete files raise one line naming it."""
+    path = run_path / "config.json"
+    config = read_json(path, "a search run configuration")
+    if not isinstance(config, dict):
+        raise NasdipError(f"{path}: not a search run configuration (a JSON object expected)")
+    missing = [name for name in CONFIG_FIELDS if name not in config]
+    if missing:
+        raise NasdipError(f"{path}: not a search run configuration (no {missing[0]!r})")
+    if not isinstance(config.get("task_values", {}), dict):
+        raise NasdipError(f"{path}: 'task_values' must be a JSON object")
+    return config
 
 
 def plot_curves(summaries: list[dict[str, Any]], path: str | Path) -> Path:

@@ -41,11 +41,41 @@ class Trial:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Trial:
-        return cls(**data)
+        """The trial recorded as ``data``; a record of the wrong shape or types raises :class:`TypeError`."""
+        if not isinstance(data, dict):
+            raise TypeError(f"a trial record is a JSON object, got {type(data).__name__}")
+        trial = cls(**data)
+        for name, kinds in _FIELD_TYPES.items():
+            value = getattr(trial, name)
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                raise TypeError(f"trial field {name!r} has the wrong type: {value!r}")
+        if trial.status not in (OK, FAILED, DUPLICATE):
+            raise TypeError(f"trial status must be {OK!r}, {FAILED!r} or {DUPLICATE!r}, got {trial.status!r}")
+        if trial.status == OK and trial.reward is None:
+            raise TypeError("an evaluated trial has no reward")
+        return trial
 
     @property
     def architecture(self) -> Arch:
         return Arch.from_dict(self.arch)
+
+
+#: The types :meth:`Trial.from_dict` accepts for each field that readers compute with (booleans never count).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "index": (int,),
+    "round": (int,),
+    "arch": (dict,),
+    "digest": (str,),
+    "status": (str,),
+    "reward": (int, float, type(None)),
+    "best_reward": (int, float, type(None)),
+    "seconds": (int, float),
+    "elapsed": (int, float),
+    "fidelity": (dict,),
+    "metrics": (dict,),
+    "error": (str, type(None)),
+    "duplicate_of": (int, type(None)),
+}
 
 
 @dataclass

@@ -25,7 +25,7 @@ import torch
 
 from nasdip.arch import Arch, save_arch
 from nasdip.errors import NasdipError
-from nasdip.files import atomic_write, atomic_write_text
+from nasdip.files import atomic_write, atomic_write_text, read_json, read_text
 from nasdip.search.records import Trial
 
 
@@ -59,7 +59,7 @@ class RunDirectory:
 
     @property
     def config(self) -> dict[str, Any]:
-        return json.loads((self.path / "config.json").read_text())
+        return read_json(self.path / "config.json", "a search run configuration")
 
     @property
     def logdir(self) -> Path:
@@ -80,7 +80,7 @@ class RunDirectory:
         if not path.exists():
             return []
         trials = []
-        lines = path.read_text().splitlines()
+        lines = read_text(path, "a trial log").splitlines()
         for number, line in enumerate(lines):
             try:
                 trials.append(Trial.from_dict(json.loads(line)))

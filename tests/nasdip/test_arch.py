@@ -58,7 +58,7 @@ def test_invalid_documents_fail_naming_the_field(tmp_path, doc, message):
 
 
 def test_unreadable_and_malformed_files(tmp_path):
-    with pytest.raises(ArchError, match="no preset or file"):
+    with pytest.raises(ArchError, match=r"missing\.json: no such architecture file$"):
         resolve_arch(str(tmp_path / "missing.json"))
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 import zlib
 
@@ -10,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from nasdip import files
 from nasdip.errors import NasdipError
 from nasdip.imageio import builtin_photo, center_crop, crop_to_multiple, load_image, save_image
 from nasdip.png16 import read_png16, write_png16
@@ -122,6 +125,84 @@ def test_errors_are_one_line(tmp_path):
     Image.fromarray(np.zeros((3, 3), dtype=np.float32)).save(tmp_path / "f.tif")
     with pytest.raises(NasdipError, match="floating-point images are not supported"):
         load_image(tmp_path / "f.tif")
+
+
+def png_claiming(width: int, height: int, depth: int = 8, colour: int = 2) -> bytes:
+    """A PNG whose header claims ``width x height`` pixels, with a few bytes of pixel data."""
+
+    def chunk(tag, body):
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + chunk(b"IEND", b""))
+
+
+def bmp_claiming(width: int, height: int) -> bytes:
+    """A 24-bit BMP whose header claims ``width x height`` pixels, with no pixel data."""
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 14 + len(info), 0, 0, 14 + len(info)) + info
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("bomb.png", png_claiming(20000, 20000)), ("bomb16.png", png_claiming(20000, 20000, depth=16)),
+     ("bomb.bmp", bmp_claiming(20000, 20000))],
+)
+def test_decompression_bombs_are_refused_in_one_line(tmp_path, name, content):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(NasdipError) as caught:
+        load_image(tmp_path / name)
+    limit = 2 * Image.MAX_IMAGE_PIXELS / 1e6
+    assert str(caught.value) == (f"{tmp_path / name}: claims 400 megapixels, more than nasdip reads ({limit:,.0f} "
+                                 f"megapixels); the file may be damaged, otherwise downscale or crop it first")
+
+
+def test_damaged_files_are_refused_in_one_line(tmp_path):
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "a.png").read_bytes()[:400])
+    with pytest.raises(NasdipError, match=r"^.*cut\.png: cannot read image \(.*truncated"):
+        load_image(tmp_path / "cut.png")
+    deep = bytearray(encode_filtered(np.zeros((4, 4, 3), dtype=np.uint16), 1))
+    start = deep.index(b"IDAT") + 4
+    deep[start : start + 6] = b"\xff" * 6  # the compressed stream is no longer zlib
+    (tmp_path / "deep.png").write_bytes(bytes(deep))
+    with pytest.raises(NasdipError, match=r"^.*deep\.png: cannot read 16-bit PNG \("):
+        load_image(tmp_path / "deep.png")
+    (tmp_path / "folder.png").mkdir()
+    with pytest.raises(NasdipError, match=r"^.*folder\.png: not a file$"):
+        load_image(tmp_path / "folder.png")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads unreadable files")
+def test_unreadable_file_is_one_line(tmp_path):
+    save_image(tmp_path / "secret.png", torch.zeros(1, 3, 4, 4))
+    (tmp_path / "secret.png").chmod(0)
+    with pytest.raises(NasdipError, match=r"secret\.png: cannot read image \(Permission denied\)$"):
+        load_image(tmp_path / "secret.png")
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_saved_images_honour_the_umask(tmp_path, mask):
+    original = os.umask(mask)
+    try:
+        save_image(tmp_path / "out.png", torch.zeros(1, 3, 4, 4))
+        save_image(tmp_path / "deep.png", torch.zeros(1, 3, 4, 4), bits=16)
+    finally:
+        os.umask(original)
+    for name in ("out.png", "deep.png"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~mask
+
+
+def test_rescued_save_says_where(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(files, "_rescue_dir", tmp_path / "rescued")
+    (tmp_path / "file").write_text("in the way")
+    saved = save_image(tmp_path / "file" / "out.png", torch.full((1, 3, 4, 4), 0.5), rescue=True)
+    assert saved == tmp_path / "rescued" / "out.png"
+    assert load_image(saved)[0].mul(255).round().unique().tolist() == [128.0]
+    assert f"saved it to {saved} instead" in capsys.readouterr().err
+    with pytest.raises(NotADirectoryError):
+        save_image(tmp_path / "file" / "out.png", torch.zeros(1, 3, 4, 4))
 
 
 def test_save_is_atomic(tmp_path, monkeypatch):

@@ -84,3 +84,121 @@ def test_failing_lifecycle_hook_is_reported_not_raised(register_plugin, capsys):
     notify("run_finished", run="the-run")
     assert calls == ["the-run"]
     assert "plugin 'broken-logger' failed in run_finished: RuntimeError: disk full" in capsys.readouterr().err
+
+
+RAISING_PLUGIN = """
+    import nasdip
+
+    @nasdip.hookimpl
+    def register_searchers(register):
+        raise RuntimeError("searcher table missing")
+
+    @nasdip.hookimpl
+    def register_commands(cli):
+        raise RuntimeError("command table missing")
+"""
+
+NOT_A_CLASS_PLUGIN = """
+    import nasdip
+
+    @nasdip.hookimpl
+    def register_searchers(register):
+        register(lambda space: None)
+
+    @nasdip.hookimpl
+    def register_tasks(register):
+        register("denoise")
+"""
+
+MISSPELT_PLUGIN = """
+    import nasdip
+    from nasdip.searcher import Searcher
+
+    class Typo(Searcher):
+        name = "typo"
+        def ask(self):
+            return self.space.sample(self.rng)
+        def tell(self, arch, reward):
+            pass
+
+    @nasdip.hookimpl
+    def register_searcher(register):
+        register(Typo)
+"""
+
+OPTIONAL_HOOK_PLUGIN = """
+    import nasdip
+
+    @nasdip.hookimpl(optionalhook=True)
+    def from_a_newer_nasdip(run):
+        pass
+"""
+
+
+@pytest.fixture
+def plugin_distributions(tmp_path, monkeypatch, fresh_plugin_manager):
+    """``install(name, source)``: an installed distribution ``nasdip-<name>`` with entry point ``<name>``."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv(plugin_manager.LOAD_PLUGINS_ENV, raising=False)
+
+    def install(name: str, source: str) -> None:
+        make_distribution(tmp_path, f"nasdip-{name}", name, f"{name}_plugin", source)
+
+    return install
+
+
+def test_a_raising_register_hook_skips_that_plugin_not_the_command(plugin_distributions, runner):
+    from nasdip.cli import cli
+
+    plugin_distributions("raiser", RAISING_PLUGIN)
+    fresh = type(cli)(name="nasdip", commands={})  # loads plugin commands anew
+    with pytest.warns(RuntimeWarning) as caught:
+        result = runner.invoke(fresh, ["search", "--help"])
+        listing = runner.invoke(fresh, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "random" in result.output and listing.exit_code == 0
+    messages = {str(warning.message) for warning in caught}
+    assert ("nasdip: plugin 'raiser' failed in register_searchers and its searchers are skipped: RuntimeError: "
+            "searcher table missing") in messages
+    assert ("nasdip: plugin 'raiser' failed in register_commands and its commands are skipped: RuntimeError: "
+            "command table missing") in messages
+
+
+def test_registering_something_that_is_not_a_class_is_skipped(plugin_distributions, runner):
+    from nasdip.cli import cli
+
+    plugin_distributions("oddity", NOT_A_CLASS_PLUGIN)
+    with pytest.warns(RuntimeWarning) as caught:
+        result = runner.invoke(cli, ["search", "--searcher", "rnd", "--task", "sr"])
+    assert result.exit_code == 2
+    assert "unknown searcher 'rnd'; choose from: darts, evolution, random, rl" in result.output
+    messages = " | ".join(str(warning.message) for warning in caught)
+    assert "plugin 'oddity' registered an invalid searcher, skipped: expected a subclass of nasdip.searcher.Searcher, " \
+           "got <function register_searchers.<locals>.<lambda>" in messages
+    assert "plugin 'oddity' registered an invalid task, skipped: expected a subclass of nasdip.task.Task, got " \
+           "'denoise'" in messages
+
+
+def test_a_misspelt_hook_skips_the_plugin_naming_the_hook(plugin_distributions):
+    plugin_distributions("typo", MISSPELT_PLUGIN)
+    with pytest.warns(RuntimeWarning, match=r"^nasdip: plugin 'typo' from nasdip-typo is skipped: it implements "
+                                            r"'register_searcher', which is not a nasdip hook; did you mean "
+                                            r"'register_searchers'\?$"):
+        pm = get_plugin_manager()
+    assert not pm.has_plugin("typo")
+    assert "typo" not in registry.names("searchers")
+
+
+def test_an_optional_hook_of_a_newer_nasdip_is_allowed(plugin_distributions, recwarn):
+    plugin_distributions("future", OPTIONAL_HOOK_PLUGIN)
+    assert get_plugin_manager().has_plugin("future")
+    assert not [w for w in recwarn if "future" in str(w.message)]
+
+
+def test_load_plugins_env_naming_an_unknown_plugin_warns(fake_plugins, monkeypatch):
+    monkeypatch.setenv(plugin_manager.LOAD_PLUGINS_ENV, "nasdip-walker, nasdip-wlaker")
+    with pytest.warns(RuntimeWarning, match=r"^nasdip: NASDIP_LOAD_PLUGINS names 'nasdip-wlaker', but no installed "
+                                            r"plugin has that entry-point or distribution name \(installed: .*"
+                                            r"nasdip-walker.*\)$"):
+        get_plugin_manager()
+    assert "walker" in registry.names("searchers")

@@ -59,15 +59,56 @@ def test_two_plugins_with_one_name_name_both(register_plugin):
     assert "'first-echo'" in str(caught.value) and "'second-echo'" in str(caught.value)
 
 
-def test_nameless_registration_is_a_plugin_bug(register_plugin):
+def test_nameless_registration_is_skipped_with_a_warning(register_plugin):
     class Nameless:
         @hookimpl
-        def register_spaces(self, register):
-            register(object())
+        def register_searchers(self, register):
+            class Anonymous(EchoSearcher):
+                name = ""
+
+            register(Anonymous)
 
     register_plugin(Nameless(), "nameless")
-    with pytest.raises(TypeError, match="nameless"):
-        registry.entries("spaces")
+    with pytest.warns(RuntimeWarning, match=r"^nasdip: plugin 'nameless' registered an invalid searcher, skipped: "
+                                            r"it has no string 'name': "):
+        assert "random" in registry.entries("searchers")
+
+
+@pytest.mark.parametrize(
+    ("kind", "obj", "problem"),
+    [
+        ("spaces", object(), "expected a nasdip.space.Space instance, got <object object"),
+        ("searchers", "echo", "expected a subclass of nasdip.searcher.Searcher, got 'echo'"),
+        ("tasks", int, "expected a subclass of nasdip.task.Task, got <class 'int'>"),
+        ("executors", EchoSearcher, "expected a subclass of nasdip.executor.Executor, got <class "),
+        ("rewards", lambda context: 1.0, "expected a nasdip.reward.Reward instance, got <function "),
+    ],
+)
+def test_wrong_kinds_are_skipped_with_a_warning_naming_the_plugin(register_plugin, kind, obj, problem):
+    class Wrong:
+        pass
+
+    setattr(Wrong, f"register_{kind}", hookimpl(lambda self, register: register(obj)))
+    register_plugin(Wrong(), "wrong")
+    label = registry.KINDS[kind]
+    with pytest.warns(RuntimeWarning, match=rf"^nasdip: plugin 'wrong' registered an invalid {label}, skipped: "):
+        found = registry.entries(kind)
+    assert all(entry.plugin != "wrong" for entry in found.values()) and found
+    assert registry.registration_problem(kind, obj).startswith(problem)
+
+
+def test_a_raising_hook_skips_everything_that_plugin_registered(register_plugin):
+    class HalfDone:
+        @hookimpl
+        def register_searchers(self, register):
+            register(EchoSearcher)
+            raise KeyError("config")
+
+    register_plugin(HalfDone(), "half-done")
+    with pytest.warns(RuntimeWarning, match=r"^nasdip: plugin 'half-done' failed in register_searchers and its "
+                                            r"searchers are skipped: KeyError: 'config'$"):
+        names = registry.names("searchers")
+    assert "echo" not in names and "random" in names
 
 
 def test_defaults_are_marked_by_the_plugins():

@@ -44,11 +44,16 @@ def test_missing_decision(space):
         space.arch(choices)
 
 
-def test_string_spellings_of_numbers_are_canonicalised(space):
-    choices = {key: str(value) for key, value in sr_choices().items()}
-    arch = space.arch(choices)
-    assert arch == presets()["nasdip-sr"]
-    assert arch.choices["kernel"] == 5 and arch.digest == presets()["nasdip-sr"].digest
+def test_string_spellings_of_numbers_are_refused(space):
+    choices = {**sr_choices(), "kernel": "5"}
+    with pytest.raises(ArchError, match=r"^arch\.choices\.kernel: '5' must be a number: write 5 \(choose from 1, 3, 5, 7\)$"):
+        space.arch(choices)
+    assert space.arch(sr_choices()) == presets()["nasdip-sr"]
+
+
+def test_a_boolean_is_not_the_number_one(space):
+    with pytest.raises(ArchError, match=r"^arch\.choices\.add1_z: True is not a choice \(choose from 0, 1\)$"):
+        space.arch({**sr_choices(), "add1_z": True})
 
 
 def test_wrong_space_name(space):

@@ -10,7 +10,7 @@ import torch
 from nasdip import registry
 from nasdip.catalog import presets
 from nasdip.cli import cli
-from nasdip.errors import NasdipError
+from nasdip.errors import NasdipError, UsageError
 from nasdip.imageio import save_image
 from nasdip.metrics import psnr
 from nasdip.nn.config import NetConfig
@@ -61,6 +61,19 @@ def test_synthetic_haze_is_recovered():
 def test_grey_images_are_refused():
     with pytest.raises(NasdipError, match="dehazing needs an RGB image"):
         dehaze().observe(torch.rand(1, 1, 32, 32))
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [({"tv_weight": -0.1}, "--tv-weight must be at least 0, got -0.1"), ({"beta": 0.0}, "--beta must be above 0, got 0.0"),
+     ({"max_side": 4}, "--max-side must be at least 8, got 4"),
+     ({"guide_radius": -1}, "--guide-radius must be at least 0, got -1"),
+     ({"beta": float("inf")}, "--beta must be a finite number, got inf")],
+)
+def test_out_of_range_options_are_usage_errors(values, message):
+    with pytest.raises(UsageError) as caught:
+        dehaze(**values)
+    assert str(caught.value) == message
 
 
 def test_large_photos_are_downscaled():

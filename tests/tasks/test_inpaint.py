@@ -43,6 +43,40 @@ def test_mask_size_mismatch_and_empty_mask(tmp_path):
         inpaint(mask=str(tmp_path / "black.png")).observe(torch.rand(1, 3, 12, 16))
 
 
+def rgb_mask_file(path, rgb: np.ndarray) -> str:
+    Image.fromarray(rgb).save(path)
+    return str(path)
+
+
+def test_an_rgb_file_holding_a_black_and_white_mask_is_accepted(tmp_path):
+    rgb = np.full((12, 16, 3), 255, dtype=np.uint8)
+    rgb[2:6, 3:9] = 0
+    rgb[0, :5] = (255, 200, 255)  # 5 of 192 pixels tinted (JPEG-like noise) stay below the 5% tolerance
+    mask = inpaint(mask=rgb_mask_file(tmp_path / "m.png", rgb)).observe(torch.rand(1, 3, 12, 16)).mask
+    expected = torch.ones(1, 1, 12, 16)
+    expected[..., 2:6, 3:9] = 0
+    assert torch.equal(mask, expected)
+
+
+def test_a_colour_image_is_not_a_mask(tmp_path):
+    photo = np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    with pytest.raises(NasdipError) as caught:
+        inpaint(mask=rgb_mask_file(tmp_path / "photo.png", photo)).observe(torch.rand(1, 3, 12, 16))
+    coloured = (photo.max(axis=2).astype(int) - photo.min(axis=2) > 0.1 * 255).mean()
+    assert str(caught.value) == (f"photo.png: is a colour image ({coloured:.0%} of its pixels coloured), not a mask; "
+                                 "a mask is black (missing) and white (known)")
+
+
+def test_a_grey_photo_is_not_a_mask(tmp_path):
+    grey = np.tile(np.linspace(0, 255, 16).astype(np.uint8), (12, 1))  # a ramp: half of it mid-grey
+    Image.fromarray(grey).save(tmp_path / "ramp.png")
+    with pytest.raises(NasdipError) as caught:
+        inpaint(mask=str(tmp_path / "ramp.png")).observe(torch.rand(1, 1, 12, 16))
+    undecided = ((grey > 0.25 * 255) & (grey < 0.75 * 255)).mean()
+    assert str(caught.value) == (f"ramp.png: {undecided:.0%} of its pixels are neither black nor white, so it is not "
+                                 "a mask; a mask is black (missing) and white (known)")
+
+
 def test_user_image_needs_a_mask():
     with pytest.raises(UsageError, match="needs --mask FILE"):
         inpaint().observe(torch.rand(1, 1, 16, 16))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import click
 import pytest
 
@@ -58,3 +60,69 @@ def test_plugin_command_cannot_shadow_a_builtin(runner, register_plugin):
         result = runner.invoke(group, ["--help"])
     assert result.exit_code == 0
     assert runner.invoke(group, ["plugins"]).output.count("shadowed") == 0
+
+
+def group_with_command(register_plugin, error: BaseException) -> click.Group:
+    """A fresh ``nasdip`` group with a plugin command ``fail`` that raises ``error``."""
+
+    class Failing:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command(name="fail")
+            def fail():
+                raise error
+
+    register_plugin(Failing(), "failing")
+    return type(cli)(name="nasdip", commands={})
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (PermissionError(errno.EACCES, "Permission denied", "/data/out.png"),
+         "Error: /data/out.png: Permission denied (check its permissions or choose another location)"),
+        (OSError(errno.EROFS, "Read-only file system", "/mnt/cd/out"),
+         "Error: /mnt/cd/out: Read-only file system (the file system is read-only; choose another location)"),
+        (OSError(errno.ENOSPC, "No space left on device", "/data/run/state.pt"),
+         "Error: /data/run/state.pt: No space left on device (the disk is full; free some space or choose another "
+         "location)"),
+        (NotADirectoryError(errno.ENOTDIR, "Not a directory", "photo.png/out"),
+         "Error: photo.png/out: Not a directory (a part of the path is a file, not a folder)"),
+    ],
+)
+def test_file_system_errors_on_user_paths_are_one_line(runner, register_plugin, error, line):
+    result = runner.invoke(group_with_command(register_plugin, error), ["fail"])
+    assert result.exit_code == 1
+    assert result.output == line + "\n"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [OSError(errno.EACCES, "Permission denied"), OSError(errno.EBADF, "Bad file descriptor", "/x"),
+     KeyError("a bug"), UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")],
+)
+def test_other_errors_keep_their_traceback(runner, register_plugin, error):
+    result = runner.invoke(group_with_command(register_plugin, error), ["fail"])
+    assert result.exception is error  # not turned into a one-line user error: a bug must stay visible
+
+
+def test_restore_into_a_path_below_a_file_is_one_line(runner, tmp_path):
+    (tmp_path / "photo.png").write_bytes(b"not a folder")
+    out = tmp_path / "photo.png" / "out"
+    result = runner.invoke(cli, ["restore", "--task", "denoise", "--crop", "16", "--iters", "2", "--width", "4",
+                                 "--quiet", "--device", "cpu", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert result.output.count("\n") == 1 and result.output.startswith("Error: ") and "Traceback" not in result.output
+    assert f"{tmp_path}/photo.png" in result.output and "is a file" in result.output
+
+
+def test_nasdip_warnings_are_one_line_others_unchanged():
+    import warnings
+
+    from nasdip.cli import format_warning
+
+    ours = format_warning(RuntimeWarning("nasdip: plugin 'x' is skipped: boom"), RuntimeWarning, "/a/b.py", 3, "code")
+    assert ours == "nasdip: plugin 'x' is skipped: boom\n"
+    theirs = format_warning(UserWarning("careful"), UserWarning, "/a/b.py", 3, "code")
+    assert theirs == warnings.formatwarning(UserWarning("careful"), UserWarning, "/a/b.py", 3, "code")
+    assert theirs.startswith("/a/b.py:3: UserWarning: careful")

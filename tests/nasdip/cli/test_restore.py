@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -14,6 +18,20 @@ from nasdip.imageio import builtin_photo, center_crop, save_image
 from nasdip.ops import downsample
 
 FAST = ["--iters", "15", "--width", "8", "--quiet", "--device", "cpu"]
+CELL_WITH_STRING_KERNEL = {
+    "format": "nasdip-arch", "version": 1, "space": "upsample-cell",
+    "choices": {"spatial": "nearest", "order": "spatial_first", "transform": "conv", "kernel": "3", "activation": "relu"},
+}
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """An 8-bit RGB PNG whose header claims ``width x height`` pixels (a decompression bomb's header)."""
+
+    def chunk(tag, body):
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def run(runner, *args):
@@ -84,9 +102,32 @@ def test_inpainting_with_a_mask_file(runner, tmp_path):
          "--scale is not an option of task 'denoise' (its options: --sigma)"),
         ("photo", ["{dir}/photo.png", "--task", "denoise", "--gt", "{dir}/mask.png"], 1,
          "mask.png: has 1 channels but the image has 3"),
-        ("photo", ["{dir}/photo.png", "--task", "denoise", "--arch", "nope"], 1, "--arch 'nope': no preset or file"),
+        ("photo", ["{dir}/photo.png", "--task", "denoise", "--arch", "nope"], 2,
+         "unknown architecture 'nope': no preset or file of that name; presets: dip-skip, nasdip-denoise, "),
         ("rgba", ["{dir}/rgba.png", "--task", "denoise"], 1, "rgba.png: has transparent pixels"),
         (None, ["--task", "dnoise"], 2, "unknown task 'dnoise'; choose from: dehaze, denoise, inpaint, sr"),
+        ("bomb", ["{dir}/bomb.png", "--task", "denoise"], 1, "bomb.png: claims 400 megapixels, more than nasdip reads"),
+        ("photo", ["{dir}/photo.png", "--task", "denoise", "--arch", "nasdip-denoize"], 2,
+         "unknown architecture 'nasdip-denoize': no preset or file of that name; did you mean 'nasdip-denoise'?"),
+        ("photo", ["{dir}/photo.png", "--task", "denoise", "--arch", "{dir}/photo.png"], 1,
+         "photo.png: not an architecture file (binary, not UTF-8 JSON text)"),
+        ("photo", ["{dir}/photo.png", "--task", "denoise", "--arch", "{dir}/missing.json"], 1,
+         "missing.json: no such architecture file"),
+        ("kernel", ["{dir}/photo.png", "--task", "denoise", "--arch", "{dir}/cell.json"], 1,
+         "cell.json.choices.kernel: '3' must be a number: write 3 (choose from 1, 3, 5, 7)"),
+        ("photo", ["{dir}/photo.png", "--task", "denoise", "--lr", "nan"], 2,
+         "Invalid value for '--lr': 'nan' is not a finite number"),
+        ("photo", ["{dir}/photo.png", "--task", "denoise", "--lr", "inf"], 2,
+         "Invalid value for '--lr': 'inf' is not a finite number"),
+        ("photo", ["{dir}/photo.png", "--task", "denoise", "--lr", "-inf"], 2,
+         "Invalid value for '--lr': '-inf' is not a finite number"),
+        ("photo", ["{dir}/photo.png", "--task", "denoise", "--sigma", "nan"], 2,
+         "Invalid value for '--sigma': 'nan' is not a finite number"),
+        (None, ["--task", "denoise", "--seed", str(2**64)], 2,
+         f"Invalid value for '--seed': {2**64} is not in the range 0<=x<={2**63 - 1}."),
+        (None, ["--task", "denoise", "--seed", "-1"], 2, "Invalid value for '--seed': -1 is not in the range 0<=x<="),
+        ("rgbmask", ["{dir}/photo.png", "--task", "inpaint", "--mask", "{dir}/photo.png"], 1,
+         "photo.png: is a colour image (100% of its pixels coloured), not a mask; a mask is black (missing) and white"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(runner, tmp_path, setup, args, code, message):
@@ -99,6 +140,15 @@ def test_bad_input_is_one_line_and_writes_nothing(runner, tmp_path, setup, args,
         save_image(tmp_path / "mask.png", torch.ones(1, 1, 8, 8))
     if setup == "rgba":
         Image.fromarray(np.zeros((16, 16, 4), dtype=np.uint8)).save(tmp_path / "rgba.png")
+    if setup == "bomb":
+        (tmp_path / "bomb.png").write_bytes(png_claiming(20000, 20000))
+    if setup == "kernel":
+        save_image(tmp_path / "photo.png", torch.rand(1, 3, 16, 16))
+        (tmp_path / "cell.json").write_text(json.dumps(CELL_WITH_STRING_KERNEL))
+    if setup == "rgbmask":
+        colours = torch.zeros(1, 3, 16, 16)
+        colours[:, 0] = 1.0  # pure red
+        save_image(tmp_path / "photo.png", colours)
     out = tmp_path / "out"
     arguments = [a.format(dir=tmp_path) for a in args] + ["--out", str(out)]
     result = runner.invoke(cli, ["restore", *arguments, *FAST])
@@ -130,3 +180,15 @@ def test_bad_stop_settings_fail_before_fitting(runner, tmp_path):
     assert result.exit_code == 1
     assert "the stopping window (50 steps) must be shorter than the step cap (--iters 40)" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_outputs_honour_the_umask(runner, tmp_path):
+    original = os.umask(0o027)
+    try:
+        result = run(runner, "--task", "denoise", "--crop", "16", "--out", str(tmp_path / "out"), "--json")
+    finally:
+        os.umask(original)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    for key in ("output", "comparison"):
+        assert stat.S_IMODE(os.stat(report[key]).st_mode) == 0o640
