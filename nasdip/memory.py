@@ -62,15 +62,45 @@ def available_bytes(device: torch.device) -> int | None:
     return None
 
 
-def check_fits_in_memory(task: Task, problem: Problem, arch: Arch, config: NetConfig, device: torch.device) -> int:
-    """The estimate in bytes; raises a one-line error with suggestions when it exceeds the free memory."""
-    needed = estimate_fit_bytes(task, problem, arch, config)
+#: Tile sides tried (largest first) when suggesting ``--tile``.
+TILE_SIDES = (1024, 768, 512, 384, 256, 192, 128, 96, 64, 48, 32, 16)
+
+
+def largest_fitting_tile(task: Task, problem: Problem, arch: Arch, config: NetConfig, budget: float) -> int | None:
+    """The largest ``--tile`` side (of :data:`TILE_SIDES`) whose windows fit in ``budget`` bytes, or ``None``."""
+    from nasdip.tiling import windows
+
+    for side in TILE_SIDES:
+        if side >= max(problem.observation.shape[-2:]):
+            continue
+        try:
+            piece = windows(problem, side, task.name)[0].crop(problem)
+        except NasdipError:
+            return None  # the task cannot be tiled
+        if estimate_fit_bytes(task, piece, arch, config) <= budget:
+            return side
+    return None
+
+
+def check_fits_in_memory(task: Task, problem: Problem, arch: Arch, config: NetConfig, device: torch.device,
+                         tile: int | None = None) -> int:
+    """The estimate in bytes of the fit (of one ``tile`` window when tiled); raises a one-line error with advice
+    that works for this input when it exceeds the free memory."""
+    piece = problem
+    if tile is not None and max(problem.observation.shape[-2:]) > tile:
+        from nasdip.tiling import windows
+
+        piece = windows(problem, tile, task.name)[0].crop(problem)  # the first window is a largest one
+    needed = estimate_fit_bytes(task, piece, arch, config)
     free = available_bytes(device)
-    if free is not None and needed > HEADROOM * free:
-        height, width = problem.output_size
-        raise NasdipError(
-            f"restoring {width}x{height} with {arch.label} at width {config.width} needs about {needed / GIB:.1f} GiB "
-            f"but {device} has {free / GIB:.1f} GiB free; use --tile (e.g. --tile {max(64, min(height, width) // 2)}), "
-            f"a smaller --width, or --crop"
-        )
-    return needed
+    if free is None or needed <= HEADROOM * free:
+        return needed
+    height, width = piece.output_size
+    what = f"a {tile}-pixel tile ({width}x{height})" if piece is not problem else f"{width}x{height}"
+    side = largest_fitting_tile(task, problem, arch, config, HEADROOM * free)
+    if side is not None:
+        advice = f"use --tile {side}, a smaller --width (now {config.width}), or --crop"
+    else:
+        advice = f"use a smaller --width (now {config.width}) or --crop (no tile size fits either)"
+    raise NasdipError(f"restoring {what} with {arch.label} at width {config.width} needs about {needed / GIB:.1f} GiB "
+                      f"but {device} has {free / GIB:.1f} GiB free; {advice}")

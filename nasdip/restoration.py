@@ -37,15 +37,15 @@ def comparison(task: Task, problem: Problem, restored: torch.Tensor) -> torch.Te
 def fit_or_tile(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
                 run: RunInfo | None = None, callbacks: tuple = (), tile: int | None = None,
                 on_tile: Callable[[str], None] | None = None) -> FitResult:
-    """Fit ``problem`` whole, or in tiles when ``tile`` is smaller than the observation. A whole fit that would
-    not fit in memory is refused first."""
+    """Fit ``problem`` whole, or in tiles when ``tile`` is smaller than the observation. A fit (or a tile's fit)
+    that would not fit in memory is refused first."""
     from nasdip.device import resolve_device
     from nasdip.memory import check_fits_in_memory
 
+    check_fits_in_memory(task, problem, arch, config, resolve_device(settings.device), tile)
     if tile is not None and max(problem.observation.shape[-2:]) > tile:
         return restore_tiled(task, problem, arch, config, settings, tile, run=run, callbacks=callbacks,
                              on_tile=on_tile)
-    check_fits_in_memory(task, problem, arch, config, resolve_device(settings.device))
     return task.fit(problem, arch, config, settings, run=run, callbacks=callbacks)
 
 

@@ -52,6 +52,7 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
     if resume:
         if run_dir is None:
             raise UsageError("--resume needs --run-dir (the run to continue)")
+        refuse_changes_on_resume()
     elif searcher is None or task_name is None:
         raise UsageError(f"{'--searcher' if searcher is None else '--task'} is required (unless --resume)")
     run_dir = run_dir or Path("runs") / f"{searcher}-{task_name}-seed{options['seed']}"
@@ -73,6 +74,25 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
     finally:
         bar.close()
     print_summary(summary, driver, run_dir, as_json)
+
+
+#: What ``--resume`` may be given besides ``--run-dir``: a larger budget and how to show progress.
+RESUMABLE = ("resume", "run_dir", "budget", "quiet", "as_json")
+
+
+def refuse_changes_on_resume() -> None:
+    """A resumed search continues exactly as recorded: any other option given is a usage error naming it."""
+    from click.core import ParameterSource
+
+    from nasdip.errors import UsageError
+
+    context = click.get_current_context()
+    for parameter in context.command.params:
+        if parameter.name in RESUMABLE:
+            continue
+        if context.get_parameter_source(parameter.name) not in (ParameterSource.DEFAULT, None):
+            raise UsageError(f"{parameter.opts[0]} cannot be changed on --resume: the run continues with the settings "
+                             f"recorded in its config.json (only --budget can grow)")
 
 
 def settings_from_options(searcher: str, task_name: str, budget: int | None, options: dict[str, Any]):
@@ -127,14 +147,17 @@ def print_summary(summary, driver, run_dir: Path, as_json: bool) -> None:
     """The search's outcome: totals, the best reward and architecture, where best.json is."""
     from nasdip.catalog import space_of
 
+    failed = summary.best_arch is None and summary.evaluated > 0
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
-        return
-    click.echo(f"{summary.searcher} on {summary.space} for {summary.task}: {summary.trials} trials "
-               f"({summary.evaluated} evaluated, {summary.failed} failed, {summary.duplicates} duplicates) "
-               f"in {summary.seconds:.0f} s; stopped: {summary.reason}")
-    if summary.best_arch is None:
-        click.echo("  no candidate succeeded")
+    else:
+        click.echo(f"{summary.searcher} on {summary.space} for {summary.task}: {summary.trials} trials "
+                   f"({summary.evaluated} evaluated, {summary.failed} failed, {summary.duplicates} duplicates) "
+                   f"in {summary.seconds:.0f} s; stopped: {summary.reason}")
+    if failed:
+        raise click.ClickException(f"every candidate failed ({summary.failed} evaluations); the errors are in "
+                                   f"{run_dir / 'trials.jsonl'}")
+    if summary.best_arch is None or as_json:
         return
     click.echo(f"  best reward {summary.best_reward:.3f} ({driver.settings.reward}) at trial {summary.best_trial}")
     for line in space_of(summary.best_arch).describe(summary.best_arch):

@@ -172,7 +172,8 @@ class SearchDriver:
             if trial.status == OK and (self.best is None or trial.reward > self.best.reward):
                 self.best = trial
         state = self.run_dir.load_state() or {"round": 0, "proposed": 0, "elapsed": 0.0, "searcher": None}
-        self.elapsed_before = state["elapsed"]
+        # Time already spent: up to the last trial recorded, which may be later than the last saved round.
+        self.elapsed_before = max([state["elapsed"], *(trial.elapsed for trial in self.trials.values())])
         if state["searcher"] is not None:
             self.searcher.load_state_dict(state["searcher"])
         pending = self.run_dir.load_pending()
@@ -225,6 +226,7 @@ class SearchDriver:
             return summary
         finally:
             notify("run_finished", run=self.info)
+            self.run_dir.unlock()
 
     def summary(self, reason: str) -> SearchSummary:
         trials = list(self.trials.values())
@@ -260,6 +262,7 @@ def start_search(settings: SearchSettings, run_dir: Path, images: Path | None,
     directory = RunDirectory(run_dir)
     directory.check_new()
     driver = SearchDriver(settings, directory, problems, on_trial)
+    directory.lock()
     directory.create(settings.to_dict())
     directory.save_problems([problem_to_dict(problem) for problem in problems])
     return driver
@@ -269,6 +272,7 @@ def resume_search(run_dir: Path, on_trial: Callable[[Trial], None] | None = None
                   budget: int | None = None) -> SearchDriver:
     """A driver continuing the search in ``run_dir`` (optionally with a larger budget)."""
     directory = RunDirectory.open(run_dir)
+    directory.lock()
     settings = SearchSettings.from_dict(directory.config)
     if budget is not None and budget != settings.budget:
         settings.budget = budget

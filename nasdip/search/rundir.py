@@ -10,6 +10,7 @@
     best.json            the best architecture so far (a normal architecture document)
     best_restoration.png the best architecture's restoration of the first search image
     tb/                  TensorBoard events
+    .lock                held by the process running the search (its pid, host and start time inside)
 
 Every file but ``trials.jsonl`` is replaced atomically; a line of ``trials.jsonl`` cut short by a kill is ignored.
 """
@@ -28,17 +29,51 @@ from nasdip.errors import NasdipError
 from nasdip.files import atomic_write, atomic_write_text, read_json, read_text
 from nasdip.search.records import Trial
 
+#: The lock file inside a run directory.
+LOCK_FILE = ".lock"
+
 
 class RunDirectory:
     """Reads and writes one search run directory."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock: Any = None
+
+    # -- exclusive use ----------------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Take the run's lock (``.lock``, held until :meth:`unlock` or the process ends): two searches, fresh
+        or resumed, never write one run directory at once. A held lock is a one-line error naming its holder."""
+        import fcntl
+        import socket
+        import time
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        stream = open(self.path / LOCK_FILE, "a+")  # noqa: SIM115 - held open for the run's duration
+        try:
+            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            stream.seek(0)
+            holder = stream.read().strip() or "another process"
+            stream.close()
+            raise NasdipError(f"{self.path}: the run is in use by {holder}; wait for it to finish or stop it "
+                              f"before resuming") from None
+        stream.seek(0)
+        stream.truncate()
+        stream.write(f"process {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        stream.flush()
+        self._lock = stream
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing releases the lock
+            self._lock = None
 
     # -- creation ---------------------------------------------------------------------------------
 
     def check_new(self) -> None:
-        """Refuse to start a search where one already exists."""
+        """Refuse to start a search where one already exists (checked again once the lock is held)."""
         if (self.path / "config.json").exists():
             raise NasdipError(f"{self.path}: a search run already exists here; pass --resume to continue it "
                               f"or choose another --run-dir")

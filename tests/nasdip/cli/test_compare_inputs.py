@@ -55,13 +55,13 @@ def one_line_error(result) -> str:
         (lambda run: (run / "config.json").write_text(json.dumps({**CONFIG, "task_values": [1]})),
          "config.json: 'task_values' must be a JSON object"),
         (lambda run: (run / "trials.jsonl").write_bytes(b"\xff\xfe\x00garbage\n"),
-         "trials.jsonl: not a trial log (not UTF-8 text)"),
+         "trials.jsonl: not a text file (expected a trial log, UTF-8)"),
         (lambda run: (run / "trials.jsonl").write_text(json.dumps({**trial(0, 1.0), "reward": "high"}) + "\n{}\n"),
          "trials.jsonl: line 1 is corrupt"),
         (lambda run: (run / "trials.jsonl").write_text(json.dumps({**trial(0, 1.0), "status": "great"}) + "\n{}\n"),
          "trials.jsonl: line 1 is corrupt"),
         (lambda run: ((run / "trials.jsonl").unlink(), (run / "trials.jsonl").mkdir()),
-         "trials.jsonl: cannot read the trial log (Is a directory)"),
+         "trials.jsonl: cannot read a trial log (Is a directory)"),
     ],
 )
 def test_damaged_run_files_are_one_line(runner, tmp_path, damage, message):

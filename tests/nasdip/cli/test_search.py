@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+from nasdip import hookimpl
 from nasdip.cli import cli
 
 TINY = ["--iters", "15", "--width", "8", "--crop", "32", "--device", "cpu", "--quiet"]
@@ -138,3 +139,55 @@ def test_a_refused_start_writes_nothing(runner, tmp_path):
     result = runner.invoke(cli, ["search", "--searcher", "rl", "--task", "sr", "--trial-timeout", "5",
                                  "--run-dir", str(tmp_path / "run"), *TINY])
     assert "executor 'serial' cannot stop a running trial" in result.output
+
+
+def test_a_run_in_use_cannot_be_resumed_and_elapsed_carries_on(runner, tmp_path):
+    from nasdip.search.rundir import RunDirectory
+
+    run = tmp_path / "run"
+    result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "sr", "--space", "upsample-cell",
+                                 "--budget", "2", "--batch", "1", "--run-dir", str(run), *TINY])
+    assert result.exit_code == 0, result.output
+    holder = RunDirectory(run)
+    holder.lock()
+    try:
+        result = runner.invoke(cli, ["search", "--resume", "--run-dir", str(run), "--budget", "3", "--quiet"])
+        assert result.exit_code == 1
+        assert f"the run is in use by process {os.getpid()} on " in result.output
+        assert len(records(run)) == 2
+    finally:
+        holder.unlock()
+    result = runner.invoke(cli, ["search", "--resume", "--run-dir", str(run), "--budget", "3", "--quiet"])
+    assert result.exit_code == 0, result.output
+    elapsed = [trial["elapsed"] for trial in records(run)]
+    assert len(elapsed) == 3 and elapsed == sorted(elapsed)  # the clock carries on from the recorded run
+
+
+def test_resume_refuses_changed_settings(runner, tmp_path):
+    run = tmp_path / "run"
+    runner.invoke(cli, ["search", "--searcher", "random", "--task", "sr", "--space", "upsample-cell", "--budget", "1",
+                        "--run-dir", str(run), *TINY])
+    for flag, value in (("--iters", "30"), ("--seed", "3"), ("--scale", "2"), ("--searcher", "rl")):
+        result = runner.invoke(cli, ["search", "--resume", "--run-dir", str(run), flag, value])
+        assert result.exit_code == 2
+        assert f"{flag} cannot be changed on --resume" in result.output
+
+
+class AlwaysFails:
+    @hookimpl
+    def register_rewards(self, register):
+        from nasdip.reward import Reward
+
+        def broken(context):
+            raise RuntimeError("no reward today")
+
+        register(Reward("broken", broken, "always fails"))
+
+
+def test_a_search_where_every_trial_failed_exits_non_zero(runner, tmp_path, register_plugin):
+    register_plugin(AlwaysFails(), "always-fails")
+    result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "sr", "--space", "upsample-cell",
+                                 "--budget", "2", "--reward", "broken", "--run-dir", str(tmp_path / "run"), *TINY])
+    assert result.exit_code == 1
+    assert "Error: every candidate failed (2 evaluations); the errors are in" in result.output
+    assert all("no reward today" in trial["error"] for trial in records(tmp_path / "run"))
