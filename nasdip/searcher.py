@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -71,6 +71,17 @@ class Searcher(ABC):
     @abstractmethod
     def tell(self, arch: Arch, reward: float | None) -> None:
         """The reward of a candidate returned by :meth:`ask` (``None``: its evaluation failed)."""
+
+    def tell_round(self, results: Sequence[tuple[Arch, float | None, int]]) -> None:
+        """A round's rewards in proposal order, as ``(arch, reward, rung)``; ``rung`` is the fidelity rung of a
+        multi-fidelity schedule (0 = cheapest). Rewards are comparable only within one rung.
+
+        Default: the rung-0 rewards go to :meth:`tell` one by one (every candidate of a single-fidelity search,
+        and every new candidate of successive halving); searchers that can learn from higher rungs override it.
+        """
+        for arch, reward, rung in results:
+            if rung == 0:
+                self.tell(arch, reward)
 
     def finished(self) -> bool:
         """True when the searcher has nothing more to propose (e.g. a one-shot method after deriving)."""

@@ -8,6 +8,8 @@ so every sample is buildable. After each batch of rewards the controller takes o
     loss = -mean_i[(R_i - b) * log p(arch_i)] - entropy_weight * mean_i[H_i]
 
 with ``b`` an exponential moving average of the rewards. A failed candidate counts as the lowest reward seen.
+Under a multi-fidelity schedule each rung has its own baseline and lowest reward, and each round's rewards at a
+rung above 0 make one more update against that rung's baseline.
 Log-probabilities are recomputed at update time by replaying the chosen decisions, so the state to save is just
 the controller, its optimiser, the baseline and the random generators.
 """
@@ -84,10 +86,10 @@ class RLSearcher(Searcher):
             self.controller = Controller([len(d.choices) for d in self.space.decisions], self.values["hidden"])
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.values["lr"])
         self.generator = torch.Generator().manual_seed(self.seed)
-        self.baseline: float | None = None
+        self.baselines: dict[int, float] = {}  # one moving-average baseline per fidelity rung
+        self.worst: dict[int, float] = {}
         self.outstanding = 0
         self.buffer: list[tuple[Arch, float | None]] = []
-        self.worst: float | None = None
         self.updates = 0
 
     def _squash(self, logits: torch.Tensor) -> torch.Tensor:
@@ -103,23 +105,30 @@ class RLSearcher(Searcher):
         return self.space.decode(indices)
 
     def tell(self, arch: Arch, reward: float | None) -> None:
-        if reward is not None:
-            self.worst = reward if self.worst is None else min(self.worst, reward)
         self.buffer.append((arch, reward))
         self.outstanding = max(self.outstanding - 1, 0)
         if self.outstanding == 0:
-            self._update()
+            batch, self.buffer = self.buffer, []
+            self._update(batch, rung=0)
 
-    def _update(self) -> None:
-        scored = [(arch, self.worst if reward is None else reward) for arch, reward in self.buffer]
+    def tell_round(self, results) -> None:
+        """Rung-0 rewards as :meth:`tell`; each higher rung's rewards are one more update against that rung's
+        own baseline (rewards of different fidelities are never compared)."""
+        super().tell_round(results)
+        for rung in sorted({rung for _, _, rung in results if rung > 0}):
+            self._update([(arch, reward) for arch, reward, r in results if r == rung], rung)
+
+    def _update(self, batch: list[tuple[Arch, float | None]], rung: int) -> None:
+        for _, reward in batch:
+            if reward is not None:
+                self.worst[rung] = min(self.worst.get(rung, reward), reward)
+        scored = [(arch, self.worst.get(rung) if reward is None else reward) for arch, reward in batch]
         scored = [(arch, reward) for arch, reward in scored if reward is not None]
-        self.buffer = []
         if not scored or not self.space.decisions:
             return
         rewards = torch.tensor([reward for _, reward in scored])
-        if self.baseline is None:
-            self.baseline = float(rewards.mean())
-        advantages = rewards - self.baseline
+        baseline = self.baselines.setdefault(rung, float(rewards.mean()))
+        advantages = rewards - baseline
         log_probs, entropies = [], []
         for arch, _ in scored:
             _, log_prob, entropy = self.controller.walk(self.space, self._squash, chosen=list(self.space.encode(arch)))
@@ -131,16 +140,17 @@ class RLSearcher(Searcher):
         loss.backward()
         self.optimizer.step()
         decay = self.values["baseline_decay"]
-        self.baseline = decay * self.baseline + (1 - decay) * float(rewards.mean())
+        self.baselines[rung] = decay * baseline + (1 - decay) * float(rewards.mean())
         self.updates += 1
-        self.context.log({"rl/entropy": float(entropy.detach()), "rl/baseline": self.baseline,
-                          "rl/reward_mean": float(rewards.mean()), "rl/advantage_mean": float(advantages.mean())},
-                         self.updates)
+        suffix = f"_rung{rung}" if rung else ""
+        self.context.log({"rl/entropy": float(entropy.detach()), f"rl/baseline{suffix}": self.baselines[rung],
+                          f"rl/reward_mean{suffix}": float(rewards.mean()),
+                          "rl/advantage_mean": float(advantages.mean())}, self.updates)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "controller": self.controller.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
-                "baseline": self.baseline, "outstanding": self.outstanding, "worst": self.worst,
+                "baselines": self.baselines, "outstanding": self.outstanding, "worst": self.worst,
                 "updates": self.updates, "buffer": [(arch.to_dict(), reward) for arch, reward in self.buffer]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -148,7 +158,12 @@ class RLSearcher(Searcher):
         self.controller.load_state_dict(state["controller"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
-        self.baseline, self.outstanding, self.worst = state["baseline"], state["outstanding"], state["worst"]
+        if "baselines" in state:
+            self.baselines, self.worst = dict(state["baselines"]), dict(state["worst"])
+        else:  # a run directory written before per-rung baselines
+            self.baselines = {} if state["baseline"] is None else {0: state["baseline"]}
+            self.worst = {} if state["worst"] is None else {0: state["worst"]}
+        self.outstanding = state["outstanding"]
         self.updates = state["updates"]
         self.buffer = [(Arch.from_dict(document), reward) for document, reward in state["buffer"]]
 

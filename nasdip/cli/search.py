@@ -20,6 +20,7 @@ from nasdip.cli.plugin_options import (
     task_options,
 )
 from nasdip.device import PRECISIONS
+from nasdip.search.schedule import SCHEDULES
 from nasdip.search.settings import DEFAULT_BUDGET, DEFAULT_FIDELITY
 
 
@@ -63,7 +64,7 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
     else:
         settings = settings_from_options(searcher, task_name, budget, options)
         driver = start_search(settings, run_dir, options["images"], bar.on_trial)
-    bar.start(driver.settings.budget, driver.evaluated)
+    bar.start(driver.settings.budget if driver.settings.schedule == "none" else None, driver.evaluated)
     try:
         summary = driver.run()
     except KeyboardInterrupt:
@@ -74,6 +75,27 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
     finally:
         bar.close()
     print_summary(summary, driver, run_dir, as_json)
+
+
+#: Steps at the cheapest and the top rung of a ladder when --min-iters/--max-iters are not given.
+DEFAULT_LADDER = (100, 2000)
+
+
+class IntList(click.ParamType):
+    """Comma-separated positive integers, e.g. ``64,96,128``."""
+
+    name = "N,N,..."
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            numbers = tuple(int(part) for part in str(value).split(","))
+        except ValueError:
+            self.fail(f"{value!r} is not a comma-separated list of integers", param, ctx)
+        if any(number < 1 for number in numbers):
+            self.fail(f"{value!r}: every value must be at least 1", param, ctx)
+        return numbers
 
 
 #: What ``--resume`` may be given besides ``--run-dir``: a larger budget and how to show progress.
@@ -114,7 +136,26 @@ def settings_from_options(searcher: str, task_name: str, budget: int | None, opt
         seed=options["seed"], device=options["device"], precision=options["precision"], executor=executor,
         executor_options=executor_values, workers=options["workers"], trial_timeout=options["trial_timeout"],
         images=str(images) if images else "builtin", observed=options["observed"], stopping=stop_values(options),
+        schedule=options["schedule"], eta=options["eta"], ladder=ladder_from_options(options),
     )
+
+
+def ladder_from_options(options: dict[str, Any]) -> list:
+    """The fidelity ladder of ``--schedule`` (empty without one: the single fidelity of --iters/--crop/--width)."""
+    from nasdip.errors import UsageError
+    from nasdip.search.schedule import build_ladder, geometric_iters
+
+    given = [flag for flag, key in (("--min-iters", "min_iters"), ("--max-iters", "max_iters"),
+                                    ("--ladder-crops", "ladder_crops"), ("--ladder-widths", "ladder_widths"))
+             if options[key] not in (None, ())]
+    if options["schedule"] == "none":
+        if given:
+            raise UsageError(f"{given[0]} needs a multi-fidelity --schedule (halving, hyperband or asha)")
+        return []
+    iters = geometric_iters(options["min_iters"] or DEFAULT_LADDER[0], options["max_iters"] or DEFAULT_LADDER[1],
+                            options["eta"])
+    return build_ladder(iters, options["ladder_crops"] or (options["crop"],),
+                        options["ladder_widths"] or (options["width"],))
 
 
 class TrialProgress:
@@ -126,7 +167,7 @@ class TrialProgress:
         self.bar = tqdm(total=budget, desc=f"search {searcher or ''}".strip(), unit="trial", file=sys.stderr,
                         disable=True if quiet else None, dynamic_ncols=True)
 
-    def start(self, total: int, done: int) -> None:
+    def start(self, total: int | None, done: int) -> None:
         self.bar.total = total
         self.bar.update(done)
 
@@ -181,7 +222,20 @@ def search_command() -> click.Command:
         click.option("--observed", is_flag=True,
                      help="--images holds degraded images (no clean versions): candidates are rewarded "
                           "without ground truth (default reward: holdout)."),
-        click.option("--budget", type=click.IntRange(1), default=None, help=f"Candidate evaluations (default {DEFAULT_BUDGET})."),
+        click.option("--budget", type=click.IntRange(1), default=None, help=f"Candidate evaluations (default {DEFAULT_BUDGET}); with a --schedule, candidates started."),
+        click.option("--schedule", type=click.Choice(SCHEDULES), default="none", show_default=True,
+                     help="Multi-fidelity schedule over a ladder of fidelities (steps from --min-iters to --max-iters "
+                          "by factors of --eta; --ladder-crops/--ladder-widths per rung)."),
+        click.option("--eta", type=click.IntRange(2), default=3, show_default=True,
+                     help="Promotion factor: the best 1/eta of a rung go up."),
+        click.option("--min-iters", type=click.IntRange(1), default=None,
+                     help=f"Steps at the cheapest rung (default {DEFAULT_LADDER[0]})."),
+        click.option("--max-iters", type=click.IntRange(1), default=None,
+                     help=f"Steps at the top rung, the deployment fidelity (default {DEFAULT_LADDER[1]})."),
+        click.option("--ladder-crops", type=IntList(), default=None,
+                     help="Crop side per rung, comma-separated (default: --crop at every rung)."),
+        click.option("--ladder-widths", type=IntList(), default=None,
+                     help="Network width per rung, comma-separated (default: --width at every rung)."),
         click.option("--batch", type=click.IntRange(1), default=4, show_default=True,
                      help="Candidates proposed per round (evaluated concurrently by parallel executors)."),
         click.option("--iters", type=click.IntRange(1), default=DEFAULT_FIDELITY.iters, show_default=True, help="Fitting steps per candidate."),

@@ -29,6 +29,7 @@ from nasdip.problems import builtin_regions, degrade_set, folder_images, observe
 from nasdip.search.evaluate import EvalJob, EvalOutcome, problem_from_dict, problem_to_dict
 from nasdip.search.records import DUPLICATE, FAILED, OK, SearchSummary, Trial
 from nasdip.search.rundir import RunDirectory
+from nasdip.search.schedule import Job
 from nasdip.search.settings import DEFAULT_FIDELITY, SearchSettings
 from nasdip.searcher import FitObjective, SearchContext, Searcher
 from nasdip.task import Problem
@@ -40,26 +41,31 @@ MAX_CONSECUTIVE_DUPLICATES = 100
 class SearchDriver:
     """Runs (or resumes) one search in a run directory."""
 
-    def __init__(self, settings: SearchSettings, run_dir: RunDirectory, problems: Sequence[Problem],
+    def __init__(self, settings: SearchSettings, run_dir: RunDirectory, problems: ProblemSets,
                  on_trial: Callable[[Trial], None] | None = None) -> None:
         self.settings = settings
         self.run_dir = run_dir
-        self.problems = list(problems)
+        self.problems = problems
         self.on_trial = on_trial
         self.task = settings.make_task()
         self.space = registry.get("spaces", settings.space)
         self.reward = registry.get("rewards", settings.reward)
-        self.fit_settings = self.settings.fit_settings(self.task)
-        self.config = settings.net_config()
+        self.ladder = settings.rungs
+        self.top = len(self.ladder) - 1
+        self.fit_settings = [settings.fit_settings(self.task, rung) for rung in self.ladder]
+        self.configs = [settings.net_config(rung) for rung in self.ladder]
         self.info = RunInfo("search", run_dir.logdir, tag="search", config=settings.to_dict())
+        # Searchers that optimise through the objective see it at the deployment fidelity (the top rung).
         self.context = SearchContext(log=self._log_searcher, objective=FitObjective(
-            task=self.task, problems=self.problems, settings=self.fit_settings, config=self.config))
+            task=self.task, problems=self._problems(self.top), settings=self.fit_settings[-1],
+            config=self.configs[-1]))
         searcher_class = registry.get("searchers", settings.searcher)
         self.searcher: Searcher = searcher_class(self.space, seed=settings.seed, context=self.context,
                                                  **settings.searcher_options)
+        self.schedule = settings.make_schedule()
         self.trials: dict[int, Trial] = {}
-        self.by_digest: dict[str, Trial] = {}
-        self.best: Trial | None = None
+        self.by_digest: dict[tuple[str, int], Trial] = {}
+        self.best: dict[int, Trial] = {}  # the best trial at each rung
         self.best_output: torch.Tensor | None = None
         self.elapsed_before = 0.0
         self.session_start = time.perf_counter()
@@ -74,6 +80,9 @@ class SearchDriver:
     def evaluated(self) -> int:
         return sum(trial.status in (OK, FAILED) for trial in self.trials.values())
 
+    def _problems(self, rung: int) -> list[Problem]:
+        return self.problems[crop_key(self.ladder[rung].crop)]
+
     def _log_searcher(self, scalars: dict[str, float], step: int) -> None:
         notify("searcher_progress", run=self.info, step=step, scalars=scalars)
 
@@ -84,16 +93,19 @@ class SearchDriver:
         if self.on_trial is not None:
             self.on_trial(trial)
 
-    def _best_reward(self) -> float | None:
-        return self.best.reward if self.best else None
+    def _leader(self) -> Trial | None:
+        """The best trial at the top rung, else at the highest rung with a success."""
+        return self.best[max(self.best)] if self.best else None
+
+    def _top_reward(self) -> float | None:
+        return self.best[self.top].reward if self.top in self.best else None
 
     def _remember(self, trial: Trial) -> None:
         self.trials[trial.index] = trial
         if trial.status in (OK, FAILED):
-            self.by_digest.setdefault(trial.digest, trial)
-
-    def _evaluated_with(self, arch: Arch) -> Trial | None:
-        return self.by_digest.get(arch.digest)
+            self.by_digest.setdefault((trial.digest, trial.rung), trial)
+        if trial.status == OK and (trial.rung not in self.best or trial.reward > self.best[trial.rung].reward):
+            self.best[trial.rung] = trial
 
     def _consecutive_duplicates(self) -> int:
         count = 0
@@ -103,79 +115,81 @@ class SearchDriver:
             count += 1
         return count
 
-    def _trial(self, index: int, round_: int, arch: Arch, **fields: Any) -> Trial:
-        return Trial(index=index, round=round_, arch=arch.to_dict(), digest=arch.digest,
-                     fidelity=self.settings.fidelity.to_dict(), elapsed=round(self.elapsed, 3),
-                     best_reward=self._best_reward(), **fields)
+    def _trial(self, index: int, round_: int, job: Job, **fields: Any) -> Trial:
+        return Trial(index=index, round=round_, arch=job.arch.to_dict(), digest=job.arch.digest, rung=job.rung,
+                     fidelity=self.ladder[job.rung].to_dict(), elapsed=round(self.elapsed, 3),
+                     best_reward=self._top_reward(), **fields)
 
-    def _on_outcome(self, outcome: EvalOutcome, round_: int, arch: Arch) -> None:
-        trial = self._trial(outcome.trial, round_, arch, status=outcome.status, reward=outcome.reward,
+    def _on_outcome(self, outcome: EvalOutcome, round_: int, job: Job) -> None:
+        trial = self._trial(outcome.trial, round_, job, status=outcome.status, reward=outcome.reward,
                             seconds=round(outcome.seconds, 3), metrics=outcome.metrics, error=outcome.error)
-        if outcome.status == OK and (self.best is None or outcome.reward > self.best.reward):
-            self.best = trial
-            trial.best_reward = outcome.reward
+        leader = self._leader()
+        if outcome.status == OK and (leader is None or job.rung > leader.rung or
+                                     (job.rung == leader.rung and outcome.reward > leader.reward)):
             self.best_output = outcome.outputs[0] if outcome.outputs else None
+            self._remember(trial)
+            trial.best_reward = self._top_reward()
             self.run_dir.save_best(self._best_arch(), self.best_output)
         self._record(trial)
 
     def _best_arch(self) -> Arch:
-        arch = self.best.architecture
-        return arch.replace(name=f"best-{self.settings.searcher}-{self.settings.task}", meta={
-            "found_by": self.settings.searcher, "task": self.task.describe(), "reward": self.best.reward,
-            "reward_name": self.settings.reward, "trial": self.best.index, "fidelity": self.settings.fidelity.to_dict(),
-            "seed": self.settings.seed, "run_dir": str(self.run_dir.path)})
+        best = self._leader()
+        return best.architecture.replace(name=f"best-{self.settings.searcher}-{self.settings.task}", meta={
+            "found_by": self.settings.searcher, "task": self.task.describe(), "reward": best.reward,
+            "reward_name": self.settings.reward, "trial": best.index, "rung": best.rung,
+            "fidelity": self.ladder[best.rung].to_dict(), "seed": self.settings.seed,
+            "run_dir": str(self.run_dir.path)})
 
     # -- rounds -----------------------------------------------------------------------------------
 
-    def _job(self, index: int, arch: Arch) -> EvalJob:
-        return EvalJob(trial=index, arch=arch.to_dict(), task=self.settings.task,
+    def _job(self, index: int, job: Job) -> EvalJob:
+        return EvalJob(trial=index, arch=job.arch.to_dict(), task=self.settings.task,
                        task_values=dict(self.settings.task_values),
-                       problems=[problem_to_dict(problem) for problem in self.problems],
-                       config=self.config.to_dict(), settings=self.fit_settings.to_dict(), reward=self.settings.reward)
+                       problems=[problem_to_dict(problem) for problem in self._problems(job.rung)],
+                       config=self.configs[job.rung].to_dict(), settings=self.fit_settings[job.rung].to_dict(),
+                       reward=self.settings.reward)
 
-    def _play_round(self, round_: int, first: int, proposals: Sequence[Arch], executor: Any) -> None:
-        jobs: list[tuple[EvalJob, Arch]] = []
-        duplicates: list[tuple[int, Arch, str]] = []
-        in_round: dict[str, int] = {}
-        for offset, arch in enumerate(proposals):
-            index = first + offset
+    def _play_round(self, round_: int, first: int, jobs: Sequence[Job], executor: Any) -> None:
+        to_run: dict[int, Job] = {}
+        duplicates: list[tuple[int, Job]] = []
+        in_round: set[tuple[str, int]] = set()
+        for index, job in enumerate(jobs, start=first):
+            key = (job.arch.digest, job.rung)
             if index in self.trials:
-                in_round.setdefault(arch.digest, index)
+                in_round.add(key)
                 continue  # finished before an interruption
-            earlier = self._evaluated_with(arch)
-            if earlier is not None:
-                duplicates.append((index, arch, earlier.digest))
-            elif arch.digest in in_round:
-                duplicates.append((index, arch, arch.digest))
+            if key in self.by_digest or key in in_round:
+                duplicates.append((index, job))
             else:
-                in_round[arch.digest] = index
-                jobs.append((self._job(index, arch), arch))
-        by_index = {job.trial: (arch, round_) for job, arch in jobs}
-        executor.run([job for job, _ in jobs],
-                     lambda outcome: self._on_outcome(outcome, by_index[outcome.trial][1], by_index[outcome.trial][0]))
-        for index, arch, _ in duplicates:
-            original = self._evaluated_with(arch)
-            self._record(self._trial(index, round_, arch, status=DUPLICATE, reward=original.reward, seconds=0.0,
+                in_round.add(key)
+                to_run[index] = job
+        executor.run([self._job(index, job) for index, job in to_run.items()],
+                     lambda outcome: self._on_outcome(outcome, round_, to_run[outcome.trial]))
+        for index, job in duplicates:
+            original = self.by_digest[(job.arch.digest, job.rung)]
+            self._record(self._trial(index, round_, job, status=DUPLICATE, reward=original.reward, seconds=0.0,
                                      duplicate_of=original.index))
-        for offset, arch in enumerate(proposals):
-            self.searcher.tell(arch, self.trials[first + offset].reward)
+        rewards = [self.trials[index].reward for index in range(first, first + len(jobs))]
+        self.searcher.tell_round([(job.arch, reward, job.rung) for job, reward in zip(jobs, rewards, strict=True)])
+        self.schedule.completed(jobs, rewards)
 
     def _save_round(self, round_: int, proposed: int) -> None:
         self.run_dir.save_state({"round": round_, "proposed": proposed, "elapsed": self.elapsed,
-                                 "searcher": self.searcher.state_dict()})
+                                 "searcher": self.searcher.state_dict(), "schedule": self.schedule.state_dict()})
         self.run_dir.clear_pending()
 
     def _load_progress(self) -> tuple[int, int, dict[str, Any] | None]:
-        """Trials, searcher state and the pending round from the run directory: ``(round, proposed, pending)``."""
+        """Trials, searcher and schedule state and the pending round from the run directory:
+        ``(round, proposed, pending)``."""
         for trial in self.run_dir.trials():
             self._remember(trial)
-            if trial.status == OK and (self.best is None or trial.reward > self.best.reward):
-                self.best = trial
         state = self.run_dir.load_state() or {"round": 0, "proposed": 0, "elapsed": 0.0, "searcher": None}
         # Time already spent: up to the last trial recorded, which may be later than the last saved round.
         self.elapsed_before = max([state["elapsed"], *(trial.elapsed for trial in self.trials.values())])
         if state["searcher"] is not None:
             self.searcher.load_state_dict(state["searcher"])
+        if state.get("schedule") is not None:
+            self.schedule.load_state_dict(state["schedule"])
         pending = self.run_dir.load_pending()
         if pending is not None and pending["round"] != state["round"]:
             pending = None  # a round whose state was saved before its pending file could be removed
@@ -184,31 +198,45 @@ class SearchDriver:
         return state["round"], state["proposed"], pending
 
     def _stop_reason(self) -> str | None:
-        """Why the search must stop now, or ``None`` to go on."""
-        if self.settings.budget - self.evaluated <= 0:
+        """Why the search must stop before the next round, or ``None`` to go on."""
+        if self.schedule.exhausted(self.evaluated):
             return "budget reached"
+        if not self.schedule.needs_candidates():
+            return None  # promotions go on whatever the searcher says
         if self.searcher.finished():
             return "searcher finished"
         if self._consecutive_duplicates() >= MAX_CONSECUTIVE_DUPLICATES:
             return "searcher converged (it proposed only architectures already evaluated)"
         return None
 
-    def _rounds(self, executor: Executor, round_: int, proposed: int, pending: dict[str, Any] | None) -> str:
-        """Finish the pending round, then play rounds until a stop reason comes; returns it."""
+    def _next_round(self, round_: int, pending: dict[str, Any] | None) -> list[Job] | None:
+        """The pending round's jobs (restoring the searcher and schedule as they were), or a new round."""
         if pending is not None:
             self.searcher.load_state_dict(pending["searcher"])
-            proposals = [Arch.from_dict(document) for document in pending["proposals"]]
+            if pending.get("schedule") is not None:
+                self.schedule.load_state_dict(pending["schedule"])
+            rungs = pending.get("rungs") or [0] * len(pending["proposals"])
+            return [Job(Arch.from_dict(document), rung) for document, rung in zip(pending["proposals"], rungs,
+                                                                                    strict=True)]
+        jobs = self.schedule.next_round(self.searcher, self.evaluated)
+        if jobs is not None:
+            self.run_dir.save_pending({"round": round_, "proposals": [job.arch.to_dict() for job in jobs],
+                                       "rungs": [job.rung for job in jobs], "searcher": self.searcher.state_dict(),
+                                       "schedule": self.schedule.state_dict()})
+        return jobs
+
+    def _rounds(self, executor: Executor, round_: int, proposed: int, pending: dict[str, Any] | None) -> str:
+        """Finish the pending round, then play rounds until a stop reason comes; returns it."""
         while True:
-            if pending is None:
-                reason = self._stop_reason()
-                if reason is not None:
-                    return reason
-                proposals = self.searcher.ask_batch(min(self.settings.batch, self.settings.budget - self.evaluated))
-                self.run_dir.save_pending({"round": round_, "proposals": [a.to_dict() for a in proposals],
-                                           "searcher": self.searcher.state_dict()})
+            reason = None if pending is not None else self._stop_reason()
+            if reason is not None:
+                return reason
+            jobs = self._next_round(round_, pending)
+            if jobs is None:
+                return "budget reached"
             pending = None
-            self._play_round(round_, proposed, proposals, executor)
-            round_, proposed = round_ + 1, proposed + len(proposals)
+            self._play_round(round_, proposed, jobs, executor)
+            round_, proposed = round_ + 1, proposed + len(jobs)
             self._save_round(round_, proposed)
 
     def run(self) -> SearchSummary:
@@ -230,28 +258,41 @@ class SearchDriver:
 
     def summary(self, reason: str) -> SearchSummary:
         trials = list(self.trials.values())
+        best = self._leader()
         return SearchSummary(
             run_dir=self.run_dir.path, searcher=self.settings.searcher, space=self.settings.space,
             task=self.task.describe(), trials=len(trials), evaluated=self.evaluated,
             failed=sum(t.status == FAILED for t in trials), duplicates=sum(t.status == DUPLICATE for t in trials),
-            best_reward=self._best_reward(), best_trial=self.best.index if self.best else None,
-            best_arch=self._best_arch() if self.best else None, seconds=round(self.elapsed, 3), reason=reason,
-            best_output=self.best_output,
+            best_reward=best.reward if best else None, best_trial=best.index if best else None,
+            best_arch=self._best_arch() if best else None, seconds=round(self.elapsed, 3), reason=reason,
+            best_output=self.best_output, best_rung=best.rung if best else 0, rungs=len(self.ladder),
         )
 
 
-def search_problems(settings: SearchSettings, images: Path | None) -> list[Problem]:
-    """The search images: degraded crops of the built-in photo or of ``images`` (clean), or ``images`` as
-    they are (``settings.observed``: already degraded, no clean versions)."""
+#: The search images for each crop of the ladder (keyed by :func:`crop_key`).
+ProblemSets = dict[str, list[Problem]]
+
+
+def crop_key(crop: int | None) -> str:
+    return "full" if crop is None else str(crop)
+
+
+def search_problems(settings: SearchSettings, images: Path | None) -> ProblemSets:
+    """The search images at each crop of the ladder: degraded crops of the built-in photo or of ``images``
+    (clean), or ``images`` as they are (``settings.observed``: already degraded, no clean versions)."""
     from nasdip.errors import UsageError
 
-    task, crop = settings.make_task(), settings.fidelity.crop
-    if settings.observed:
-        if images is None:
-            raise UsageError("--observed needs --images DIR (a folder of degraded images)")
-        return observed_set(task, images, crop)
-    cleans = builtin_regions(crop or DEFAULT_FIDELITY.crop) if images is None else folder_images(images, crop)
-    return degrade_set(task, cleans, settings.seed)
+    task = settings.make_task()
+    if settings.observed and images is None:
+        raise UsageError("--observed needs --images DIR (a folder of degraded images)")
+    sets: ProblemSets = {}
+    for crop in dict.fromkeys(rung.crop for rung in settings.rungs):
+        if settings.observed:
+            sets[crop_key(crop)] = observed_set(task, images, crop)
+            continue
+        cleans = builtin_regions(crop or DEFAULT_FIDELITY.crop) if images is None else folder_images(images, crop)
+        sets[crop_key(crop)] = degrade_set(task, cleans, settings.seed)
+    return sets
 
 
 def start_search(settings: SearchSettings, run_dir: Path, images: Path | None,
@@ -264,7 +305,7 @@ def start_search(settings: SearchSettings, run_dir: Path, images: Path | None,
     driver = SearchDriver(settings, directory, problems, on_trial)
     directory.lock()
     directory.create(settings.to_dict())
-    directory.save_problems([problem_to_dict(problem) for problem in problems])
+    directory.save_problems({key: [problem_to_dict(p) for p in problem_set] for key, problem_set in problems.items()})
     return driver
 
 
@@ -279,4 +320,7 @@ def resume_search(run_dir: Path, on_trial: Callable[[Trial], None] | None = None
     stored = directory.load_problems()
     if stored is None:
         raise NasdipError(f"{run_dir}: the run has no problems.pt; it cannot be resumed")
-    return SearchDriver(settings, directory, [problem_from_dict(p) for p in stored], on_trial)
+    if isinstance(stored, list):  # written before fidelity ladders: one crop
+        stored = {crop_key(settings.fidelity.crop): stored}
+    problems = {key: [problem_from_dict(p) for p in problem_set] for key, problem_set in stored.items()}
+    return SearchDriver(settings, directory, problems, on_trial)

@@ -19,7 +19,9 @@ class Trial:
 
     ``status`` is ``ok`` (evaluated), ``failed`` (its evaluation raised: ``error`` says why) or ``duplicate`` (an
     architecture evaluated before: ``duplicate_of`` names that trial, whose reward it repeats).
-    ``elapsed`` is the search's wall-clock seconds when the trial finished (across resumes).
+    ``elapsed`` is the search's wall-clock seconds when the trial finished (across resumes). ``rung`` is the
+    fidelity rung the candidate was evaluated at (0 = cheapest; always 0 without a multi-fidelity schedule) and
+    ``fidelity`` that rung's steps, crop and width; ``best_reward`` is the best reward at the top rung so far.
     """
 
     index: int
@@ -35,6 +37,7 @@ class Trial:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     duplicate_of: int | None = None
+    rung: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +78,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "metrics": (dict,),
     "error": (str, type(None)),
     "duplicate_of": (int, type(None)),
+    "rung": (int,),
 }
 
 
@@ -96,6 +100,8 @@ class SearchSummary:
     seconds: float
     reason: str
     best_output: torch.Tensor | None = None
+    best_rung: int = 0
+    rungs: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         data = {key: value for key, value in asdict(self).items() if key not in ("best_arch", "best_output")}

@@ -3,10 +3,11 @@
 ::
 
     config.json          the search's full configuration (seeds included)
-    problems.pt          the degraded search images (identical on resume)
+    problems.pt          the degraded search images at each crop of the fidelity ladder (identical on resume)
     trials.jsonl         one line per finished trial, appended and fsynced as trials finish
-    state.pt             searcher state after the last completed round, with the round number
-    pending.pt           the round in progress: its proposals and the searcher state right after proposing
+    state.pt             searcher and schedule state after the last completed round, with the round number
+    pending.pt           the round in progress: its jobs (candidates and rungs) and the searcher and schedule
+                         state right after planning it
     best.json            the best architecture so far (a normal architecture document)
     best_restoration.png the best architecture's restoration of the first search image
     tb/                  TensorBoard events
@@ -139,10 +140,12 @@ class RunDirectory:
         path = self.path / name
         return torch.load(path, weights_only=True) if path.exists() else None
 
-    def save_problems(self, problems: list[dict[str, Any]]) -> None:
+    def save_problems(self, problems: dict[str, list[dict[str, Any]]]) -> None:
+        """The degraded search images of each crop of the ladder."""
         self._save("problems.pt", problems)
 
-    def load_problems(self) -> list[dict[str, Any]] | None:
+    def load_problems(self) -> dict[str, list[dict[str, Any]]] | list[dict[str, Any]] | None:
+        """What :meth:`save_problems` wrote (a plain list in runs written before fidelity ladders)."""
         return self._load("problems.pt")
 
     def save_state(self, state: dict[str, Any]) -> None:

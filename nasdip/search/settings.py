@@ -47,6 +47,9 @@ class SearchSettings:
     images: str = "builtin"
     observed: bool = False
     stopping: dict[str, Any] = field(default_factory=dict)
+    schedule: str = "none"
+    eta: int = 3
+    ladder: list[Fidelity] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # An empty name means the registered default (marked by its plugin); observed images need a
@@ -59,6 +62,7 @@ class SearchSettings:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["fidelity"] = self.fidelity.to_dict()
+        data["ladder"] = [rung.to_dict() for rung in self.ladder]
         data["nasdip_version"] = __version__
         return data
 
@@ -66,7 +70,19 @@ class SearchSettings:
     def from_dict(cls, data: dict[str, Any]) -> SearchSettings:
         values = {key: value for key, value in data.items() if key != "nasdip_version"}
         values["fidelity"] = Fidelity(**values["fidelity"])
+        values["ladder"] = [Fidelity(**rung) for rung in values.get("ladder", [])]
         return cls(**values)
+
+    @property
+    def rungs(self) -> list[Fidelity]:
+        """The fidelity ladder, cheapest first; the last rung is the deployment fidelity."""
+        return list(self.ladder) or [self.fidelity]
+
+    def make_schedule(self):
+        """The schedule that plans this search's rounds (one-line errors for an unusable budget or ladder)."""
+        from nasdip.search.schedule import make_schedule
+
+        return make_schedule(self.schedule, len(self.rungs), self.budget, self.batch, self.eta)
 
     def validate(self) -> None:
         """Every name registered and every plugin option valid (one-line errors), before anything is written."""
@@ -85,17 +101,20 @@ class SearchSettings:
 
             raise UsageError(f"reward {self.reward!r} needs clean images; with --observed use a no-reference "
                              f"reward ({', '.join(no_reference_rewards())})")
-        self.fit_settings(self.make_task())  # stopping settings are checked here
+        task = self.make_task()
+        for rung in self.rungs:  # stopping settings against every rung's step cap
+            self.fit_settings(task, rung)
+        self.make_schedule()
 
     def make_task(self) -> Task:
         return registry.get("tasks", self.task)(**self.task_values)
 
-    def fit_settings(self, task: Task) -> FitSettings:
-        """The per-candidate fitting settings: the task's defaults at the search's fidelity."""
-        iters = self.fidelity.iters
+    def fit_settings(self, task: Task, fidelity: Fidelity | None = None) -> FitSettings:
+        """The per-candidate fitting settings: the task's defaults at ``fidelity`` (default: the top rung)."""
+        iters = (fidelity or self.rungs[-1]).iters
         settings = task.settings().replace(iters=iters, lr=self.lr, seed=self.seed, device=self.device,
                                            precision=self.precision, sync_every=min(25, iters))
         return settings.with_stopping(registry.get("rewards", self.reward).needs_holdout, **self.stopping)
 
-    def net_config(self) -> NetConfig:
-        return NetConfig(width=self.fidelity.width)
+    def net_config(self, fidelity: Fidelity | None = None) -> NetConfig:
+        return NetConfig(width=(fidelity or self.rungs[-1]).width)

@@ -1,0 +1,244 @@
+"""Fidelity schedules: ladders, promotion order and counts on a synthetic reward with a known optimum, resume in
+the middle of a rung, determinism, and one-line errors for unusable settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nasdip import hookimpl
+from nasdip.errors import UsageError
+from nasdip.executor import Executor
+from nasdip.reward import Reward
+from nasdip.search.driver import SearchSettings, resume_search, start_search
+from nasdip.search.evaluate import Fidelity, evaluate
+from nasdip.search.schedule import (
+    Asha,
+    Hyperband,
+    Job,
+    SuccessiveHalving,
+    build_ladder,
+    geometric_iters,
+    make_schedule,
+)
+from nasdip.space import Decision, Space
+
+# -- the schedules alone, with a scripted searcher ----------------------------------------------------------
+
+
+class Scripted:
+    """Proposes fresh architectures of a one-decision space in order: value 0, 1, 2, ..."""
+
+    def __init__(self, space):
+        self.space, self.count = space, 0
+
+    def ask_batch(self, count):
+        archs = [self.space.arch({"value": self.count + i}) for i in range(count)]
+        self.count += count
+        return archs
+
+
+class Values(Space):
+    """One integer decision; the synthetic reward of value v is v (the optimum is the largest value)."""
+
+    name = "values"
+    decisions = (Decision("value", tuple(range(200))),)
+
+    def build(self, arch, config):
+        raise RuntimeError("never built: the rewards are synthetic")
+
+
+def play(schedule, reward=lambda arch, rung: float(arch.choices["value"])):
+    """Run a schedule to the end; the jobs of each round."""
+    searcher = Scripted(Values())
+    rounds = []
+    while not schedule.exhausted(0):
+        jobs = schedule.next_round(searcher, 0)
+        rounds.append([(job.arch.choices["value"], job.rung) for job in jobs])
+        schedule.completed(jobs, [reward(job.arch, job.rung) for job in jobs])
+    return rounds
+
+
+def test_successive_halving_promotes_the_best_third_rung_by_rung():
+    rounds = play(SuccessiveHalving(rungs=3, budget=18, batch=4, eta=3))
+    assert [len(r) for r in rounds] == [9, 3, 1, 9, 3, 1]  # two brackets of 9 -> 3 -> 1
+    assert rounds[1] == [(8, 1), (7, 1), (6, 1)] and rounds[2] == [(8, 2)]
+    assert rounds[5] == [(17, 2)]  # the optimum of the second bracket reaches the deployment fidelity
+
+
+def test_halving_ranks_by_the_reward_of_the_rung():
+    # The cheap rung prefers small values; the middle rung the large ones: promotions follow each rung's ranking.
+    rounds = play(SuccessiveHalving(rungs=3, budget=9, batch=4, eta=3),
+                  reward=lambda arch, rung: -arch.choices["value"] if rung == 0 else arch.choices["value"])
+    assert rounds[1] == [(0, 1), (1, 1), (2, 1)] and rounds[2] == [(2, 2)]
+
+
+def test_failed_candidates_never_go_up():
+    rounds = play(SuccessiveHalving(rungs=2, budget=3, batch=4, eta=3),
+                  reward=lambda arch, rung: None if arch.choices["value"] == 2 else float(arch.choices["value"]))
+    assert rounds == [[(0, 0), (1, 0), (2, 0)], [(1, 1)]]
+
+
+def test_hyperband_cycles_brackets_from_every_rung():
+    schedule = Hyperband(rungs=3, budget=17, batch=4, eta=3)
+    assert schedule.bracket_sizes() == [9, 5, 3] and schedule.brackets == [9, 5, 3]
+    rounds = play(schedule)
+    assert [(len(r), r[0][1]) for r in rounds] == [(9, 0), (3, 1), (1, 2), (5, 1), (1, 2), (3, 2)]
+    assert rounds[1] == [(8, 1), (7, 1), (6, 1)] and rounds[2] == [(8, 2)]
+    assert rounds[4] == [(13, 2)] and rounds[5] == [(14, 2), (15, 2), (16, 2)]
+
+
+def test_asha_promotes_as_soon_as_a_rung_has_eta_results():
+    rounds = play(Asha(rungs=3, budget=9, batch=3, eta=3))
+    # Round 1 starts three candidates; round 2 promotes the best of them and starts two more; ...
+    assert rounds[0] == [(0, 0), (1, 0), (2, 0)]
+    assert rounds[1] == [(2, 1), (3, 0), (4, 0)]
+    assert sum(rung == 0 for r in rounds for _, rung in r) == 9
+    top = [value for r in rounds for value, rung in r if rung == 2]
+    assert top and max(top) == max(value for r in rounds for value, rung in r if rung == 1)
+
+
+def test_ladders():
+    assert geometric_iters(100, 2000, 3) == [100, 300, 900, 2000]
+    ladder = build_ladder([100, 300, 900], [64, 96, 128], [16])
+    assert ladder == [Fidelity(100, 64, 16), Fidelity(300, 96, 16), Fidelity(900, 128, 16)]
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: geometric_iters(100, 2000, 1), "--eta must be at least 2, got 1"),
+    (lambda: geometric_iters(500, 200, 3), r"--max-iters \(200\) must be above --min-iters \(500\)"),
+    (lambda: build_ladder([100, 300], [96, 64], [16]), "the fidelity ladder must increase from rung to rung"),
+    (lambda: build_ladder([100, 300, 900], [64, 96], [16]), "--ladder-crops gives 2 values for 3 rungs"),
+    (lambda: make_schedule("halving", 4, 10, 4, 3), r"--budget 10 is smaller than one bracket of the halving "
+                                                    r"schedule \(27 candidates with --eta 3 and 4 rungs\)"),
+    (lambda: make_schedule("hyperband", 3, 5, 4, 3), "--budget 5 is smaller than one bracket of the hyperband"),
+    (lambda: make_schedule("asha", 3, 5, 4, 3), "--budget 5 is smaller than one bracket of the asha"),
+    (lambda: make_schedule("halving", 1, 10, 4, 3), "needs a ladder of at least 2 rungs"),
+])
+def test_unusable_settings_are_one_line_errors(call, message):
+    with pytest.raises(UsageError, match=message):
+        call()
+
+
+# -- the driver under a schedule: synthetic rewards, no fitting ------------------------------------------------
+
+
+class Synthetic:
+    """A cheap space and a reward with a known optimum: sum of the decisions, minus a rung-dependent bias that
+    misleads the cheap rung about the decision ``d0`` (crop 16 favours d0 = 0, the larger crops d0 = 3)."""
+
+    @hookimpl
+    def register_spaces(self, register):
+        class Grid(Space):
+            name = "grid"
+            decisions = tuple(Decision(f"d{i}", (0, 1, 2, 3)) for i in range(3))
+
+            def build(self, arch, config):
+                raise RuntimeError("never built")
+
+        register(Grid())
+
+    @hookimpl
+    def register_rewards(self, register):
+        def reward(context):
+            choices = context.arch.choices
+            crop = context.problems[0].output_size[0]
+            misleading = -2.0 * choices["d0"] if crop == 16 else 0.0
+            return float(sum(choices.values())) + misleading
+
+        register(Reward("grid-sum", reward, needs_fit=False))
+
+
+def settings(**changes):
+    values = {"searcher": "random", "task": "denoise", "space": "grid", "reward": "grid-sum", "budget": 18,
+              "batch": 4, "schedule": "halving", "eta": 3, "device": "cpu", "seed": 1,
+              "ladder": [Fidelity(10, 16, 8), Fidelity(20, 24, 8), Fidelity(40, 32, 8)],
+              "fidelity": Fidelity(40, 32, 8)}
+    values.update(changes)
+    return SearchSettings(**values)
+
+
+def lines(run):
+    return [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
+
+
+def test_the_driver_records_rungs_and_judges_at_the_top(tmp_path, register_plugin):
+    register_plugin(Synthetic(), "synthetic")
+    summary = start_search(settings(), tmp_path / "run", None).run()
+    trials = lines(tmp_path / "run")
+    assert [sum(t["rung"] == r for t in trials) for r in range(3)] == [18, 6, 2]
+    assert all(t["fidelity"] == settings().ladder[t["rung"]].to_dict() for t in trials)
+    top = [t for t in trials if t["rung"] == 2]
+    assert summary.best_rung == 2 and summary.rungs == 3
+    assert summary.best_reward == max(t["reward"] for t in top)
+    best = json.loads((tmp_path / "run" / "best.json").read_text())
+    assert best["meta"]["rung"] == 2 and best["meta"]["fidelity"] == {"iters": 40, "crop": 32, "width": 8}
+    # best_reward in the log is the best at the top rung so far: none before the first top-rung result.
+    first_top = min(t["index"] for t in top)
+    assert all(t["best_reward"] is None for t in trials if t["index"] < first_top)
+
+
+def test_the_same_seed_gives_the_same_search(tmp_path, register_plugin):
+    register_plugin(Synthetic(), "synthetic")
+    for name in ("a", "b"):
+        start_search(settings(searcher="rl"), tmp_path / name, None).run()
+    strip = [[(t["index"], t["digest"], t["rung"], t["reward"]) for t in lines(tmp_path / name)] for name in "ab"]
+    assert strip[0] == strip[1]
+
+
+class Crashing(Executor):
+    """Evaluates jobs, but raises after ``limit`` outcomes in this process (a crash in the middle of a rung)."""
+
+    name = "crashing"
+    limit = 0
+    seen = 0
+
+    def run(self, jobs, on_outcome):
+        for job in jobs:
+            if Crashing.seen == Crashing.limit:
+                raise KeyboardInterrupt
+            Crashing.seen += 1
+            on_outcome(evaluate(job))
+
+
+@pytest.mark.parametrize("limit", [3, 11, 19])  # inside rung 0, inside the first bracket's rung 1, bracket two
+def test_resume_in_the_middle_of_a_rung_continues_exactly(tmp_path, register_plugin, limit):
+    class Plugin:
+        @hookimpl
+        def register_executors(self, register):
+            register(Crashing)
+
+    register_plugin(Synthetic(), "synthetic")
+    register_plugin(Plugin(), "crashing")
+    start_search(settings(searcher="rl"), tmp_path / "whole", None).run()
+    Crashing.limit, Crashing.seen = limit, 0
+    with pytest.raises(KeyboardInterrupt):
+        start_search(settings(searcher="rl", executor="crashing"), tmp_path / "cut", None).run()
+    assert len(lines(tmp_path / "cut")) == limit
+    Crashing.limit = -1  # never again
+    resume_search(tmp_path / "cut").run()
+    strip = [[(t["index"], t["digest"], t["rung"], t["status"], t["reward"]) for t in lines(tmp_path / name)]
+             for name in ("whole", "cut")]
+    assert strip[0] == strip[1]
+    assert json.loads((tmp_path / "cut" / "best.json").read_text())["choices"] == \
+        json.loads((tmp_path / "whole" / "best.json").read_text())["choices"]
+
+
+def test_darts_derived_architecture_goes_to_the_top(tmp_path, register_plugin):
+    class Plugin:
+        @hookimpl
+        def register_rewards(self, register):
+            register(Reward("kernel", lambda c: float(c.arch.choices["kernel"]), needs_fit=False))
+
+    register_plugin(Plugin(), "kernel")
+    run = start_search(settings(searcher="darts", space="upsample-cell", reward="kernel", budget=9,
+                                searcher_options={"steps": 2}), tmp_path / "run", None).run()
+    trials = lines(tmp_path / "run")
+    assert [t["rung"] for t in trials] == [0, 1, 2] and len({t["digest"] for t in trials}) == 1
+    assert run.best_rung == 2
+
+
+def test_job_is_plain_data():
+    job = Job(Values().arch({"value": 3}), 1)
+    assert job.rung == 1 and job.arch.choices == {"value": 3}
