@@ -131,7 +131,8 @@ class FitResult:
     ``score_name``; ``stop_step`` (the step whose output is returned) and, with held-out pixels,
     ``holdout_psnr`` (their error at that step, in dB) need no ground truth. ``stop_reason`` is ``iters`` (a
     fixed number of steps), ``detected`` (a detector fired), ``cap`` (it did not fire before ``iters``) or
-    ``callback`` (a callback stopped the fit).
+    ``callback`` (a callback stopped the fit). ``packed`` is the number of fits computed together in one packed
+    network (:mod:`nasdip.packed_fit`; ``seconds`` is then the pack's wall time shared equally).
     """
 
     output: torch.Tensor
@@ -147,6 +148,7 @@ class FitResult:
     precision: str = "fp32"
     stop_reason: str = "iters"
     heldout: list[float] = field(default_factory=list)
+    packed: int = 1
 
 
 class FitDiverged(NasdipError):
@@ -178,35 +180,29 @@ def heldout_mask(task: Task, problem: Problem, fraction: float, seed: int) -> to
     return mask
 
 
-class Fitter:
-    """One fit in progress: the network, its noise input, optimiser, guard, stopping rule and the per-step
-    device buffers."""
+class FitTracker:
+    """The bookkeeping of one fit apart from its network and optimiser: the problem on the device, the noise input
+    and its jitter, the held-out pixels, the output average, the divergence guard (set by the engine), the
+    stopping rule, the per-step device buffers and the synchronisations. :class:`Fitter` fits one network with
+    one tracker; :mod:`nasdip.packed_fit` keeps one tracker per member of a packed network."""
 
-    def __init__(self, task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
-                 run: RunInfo | None = None, callbacks: tuple[Callback, ...] = ()) -> None:
+    guard: DivergenceGuard
+
+    def __init__(self, task: Task, problem: Problem, settings: FitSettings, device: torch.device, precision: str,
+                 depth: int, holdout: torch.Tensor | None, run: RunInfo | None = None,
+                 callbacks: tuple[Callback, ...] = ()) -> None:
         self.task, self.settings, self.run, self.callbacks = task, settings, run, callbacks
-        self.device = resolve_device(settings.device)
-        self.precision = resolve_precision(settings.precision, self.device)
-        self.fast = self.precision == "bf16"
-        holdout = heldout_mask(task, problem, settings.holdout, settings.seed)
-        net = build_seeded(task, problem, arch, config, settings.seed, self.device)
-        self.problem = problem.to(self.device)
-        self.generator = torch.Generator(device=self.device).manual_seed(settings.seed)
+        self.device, self.precision = device, precision
+        self.problem = problem.to(device)
+        self.generator = torch.Generator(device=device).manual_seed(settings.seed)
         height, width = problem.output_size
-        depth = getattr(net, "input_depth", config.input_depth)
-        z = torch.rand(1, depth, height, width, generator=self.generator, device=self.device) * settings.input_scale
-        if self.fast:
-            net, z = net.to(memory_format=torch.channels_last), z.contiguous(memory_format=torch.channels_last)
-        self.net, self.z = net, z
+        self.z = torch.rand(1, depth, height, width, generator=self.generator, device=device) * settings.input_scale
         self._init_holdout(holdout)
-        params = [p for p in net.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(params, lr=settings.lr)
         self.average = OutputAverage(settings.ema)
-        self.guard = DivergenceGuard(Snapshot(params, self.optimizer, self.average), settings.guard_db)
         self.stopper = make_stop_rule(settings.stop_config, problem.channels * height * width,
-                                      torch.Generator().manual_seed(settings.seed), self.device)
-        self.losses = torch.full((settings.iters,), math.nan, device=self.device)
-        self.scores = torch.full((settings.iters,), math.nan, device=self.device)
+                                      torch.Generator().manual_seed(settings.seed), device)
+        self.losses = torch.full((settings.iters,), math.nan, device=device)
+        self.scores = torch.full((settings.iters,), math.nan, device=device)
         self.steps = 0
         self.checked = 0
         self.stop_reason = "iters" if self.stopper is None else "cap"
@@ -220,22 +216,22 @@ class Fitter:
             self.fit_weight = (1.0 - self.holdout) * (1.0 if observed is None else observed)
             self.heldout = torch.full((self.settings.iters,), math.nan, device=self.device)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast):
-            return self.net(z).float()
-
-    def step(self) -> torch.Tensor:
-        """One optimisation step; everything stays on the device. Returns the step's reported output (the
-        average when there is one)."""
-        settings, task, problem = self.settings, self.task, self.problem
+    def jittered(self) -> torch.Tensor:
+        """This step's input: the noise plus fresh jitter (drawn from the fit's own generator)."""
         z = self.z
-        if settings.reg_noise:
-            z = z + settings.reg_noise * torch.randn(z.shape, generator=self.generator, device=self.device)
-        output = self.forward(z)
-        loss = task.loss(output, problem) if self.fit_weight is None else task.loss(output, problem, self.fit_weight)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        if self.settings.reg_noise:
+            z = z + self.settings.reg_noise * torch.randn(z.shape, generator=self.generator, device=self.device)
+        return z
+
+    def loss(self, output: torch.Tensor) -> torch.Tensor:
+        """The task's loss of ``output`` (over the pixels not held out)."""
+        task, problem = self.task, self.problem
+        return task.loss(output, problem) if self.fit_weight is None else task.loss(output, problem, self.fit_weight)
+
+    def record(self, output: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+        """Fold in the step that produced ``output`` with ``loss`` (device operations only): the output average,
+        the loss, score and held-out buffers, the stopping rule. Returns the step's reported output."""
+        task, problem = self.task, self.problem
         with torch.no_grad():
             current = self.average.update(output.detach())
             self.losses[self.steps] = loss.detach()
@@ -249,6 +245,10 @@ class Fitter:
         if self.stopper is not None:
             self.stopper.observe(self.steps, current, error)
         return current
+
+    def clean_output(self) -> torch.Tensor:
+        """The network's output on the jitter-free input (what a fit without an average returns)."""
+        raise NotImplementedError
 
     def due(self) -> bool:
         """Whether this step is a synchronisation point."""
@@ -299,7 +299,7 @@ class Fitter:
             step, output = selected
         else:
             step = self.steps
-            output = self.average.value if self.average.value is not None else self.forward(self.z)
+            output = self.average.value if self.average.value is not None else self.clean_output()
         if not torch.isfinite(output).all():
             raise FitDiverged("the restoration is not finite (the fit diverged); lower the learning rate (--lr)")
         return step, output
@@ -333,6 +333,43 @@ class Fitter:
         window = heldout[max(0, step - self.settings.stop_window) : step]
         finite = [value for value in window if math.isfinite(value)]
         return heldout_psnr(sum(finite) / len(finite)) if finite else math.nan
+
+
+class Fitter(FitTracker):
+    """One fit in progress: a network, its Adam optimiser and the fit's :class:`FitTracker`."""
+
+    def __init__(self, task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
+                 run: RunInfo | None = None, callbacks: tuple[Callback, ...] = ()) -> None:
+        device = resolve_device(settings.device)
+        precision = resolve_precision(settings.precision, device)
+        self.fast = precision == "bf16"
+        holdout = heldout_mask(task, problem, settings.holdout, settings.seed)
+        net = build_seeded(task, problem, arch, config, settings.seed, device)
+        depth = getattr(net, "input_depth", config.input_depth)
+        super().__init__(task, problem, settings, device, precision, depth, holdout, run, callbacks)
+        if self.fast:
+            net, self.z = net.to(memory_format=torch.channels_last), self.z.contiguous(memory_format=torch.channels_last)
+        self.net = net
+        params = [p for p in net.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(params, lr=settings.lr)
+        self.guard = DivergenceGuard(Snapshot(params, self.optimizer, self.average), settings.guard_db)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast):
+            return self.net(z).float()
+
+    def clean_output(self) -> torch.Tensor:
+        return self.forward(self.z)
+
+    def step(self) -> torch.Tensor:
+        """One optimisation step; everything stays on the device. Returns the step's reported output (the
+        average when there is one)."""
+        output = self.forward(self.jittered())
+        loss = self.loss(output)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return self.record(output, loss)
 
 
 def fit(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,

@@ -3,6 +3,8 @@
 The estimate runs the model once on the meta device (nothing is allocated) and adds up the tensors autograd
 saves for the backward pass, a margin for the loss and output buffers (a few output-sized tensors), plus four copies of the parameters (weights, gradients, Adam's two moments) and
 the divergence guard's copies of weights and moments. It counts in float32, an upper bound for bf16 runs.
+``K`` fits packed in one network (:mod:`nasdip.packed_fit`) need ``K`` times that, plus the packed optimiser's
+flat buffers and member indices (:data:`PACKED_PARAMETER_COPIES` more parameter-sized buffers).
 """
 
 from __future__ import annotations
@@ -24,10 +26,14 @@ GIB = 1024**3
 OVERHEAD = 1.5
 #: Fraction of the free memory a run may plan to use.
 HEADROOM = 0.9
+#: Parameter-sized buffers a packed fit adds per member: owner and member indices (int64, 2 each), the per-value
+#: step factors and Adam's temporaries (4).
+PACKED_PARAMETER_COPIES = 8
 
 
-def estimate_fit_bytes(task: Task, problem: Problem, arch: Arch, config: NetConfig) -> int:
-    """Bytes one fitting step of ``problem`` needs (activations saved for backward, parameters, optimiser)."""
+def estimate_fit_bytes(task: Task, problem: Problem, arch: Arch, config: NetConfig, members: int = 1) -> int:
+    """Bytes one fitting step of ``problem`` needs (activations saved for backward, parameters, optimiser), for
+    ``members`` fits packed together."""
     saved = 0
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
@@ -44,6 +50,8 @@ def estimate_fit_bytes(task: Task, problem: Problem, arch: Arch, config: NetConf
             output = model(z)
     parameters = sum(p.numel() * p.element_size() for p in model.parameters())
     total = saved + 7 * parameters + 8 * output.numel() * output.element_size()  # + loss, average, buffers
+    if members > 1:
+        total = members * (total + PACKED_PARAMETER_COPIES * parameters)
     return int(OVERHEAD * total)
 
 
@@ -66,7 +74,8 @@ def available_bytes(device: torch.device) -> int | None:
 TILE_SIDES = (1024, 768, 512, 384, 256, 192, 128, 96, 64, 48, 32, 16)
 
 
-def largest_fitting_tile(task: Task, problem: Problem, arch: Arch, config: NetConfig, budget: float) -> int | None:
+def largest_fitting_tile(task: Task, problem: Problem, arch: Arch, config: NetConfig, budget: float,
+                         members: int = 1) -> int | None:
     """The largest ``--tile`` side (of :data:`TILE_SIDES`) whose windows fit in ``budget`` bytes, or ``None``."""
     from nasdip.tiling import windows
 
@@ -77,30 +86,34 @@ def largest_fitting_tile(task: Task, problem: Problem, arch: Arch, config: NetCo
             piece = windows(problem, side, task.name)[0].crop(problem)
         except NasdipError:
             return None  # the task cannot be tiled
-        if estimate_fit_bytes(task, piece, arch, config) <= budget:
+        if estimate_fit_bytes(task, piece, arch, config, members) <= budget:
             return side
     return None
 
 
 def check_fits_in_memory(task: Task, problem: Problem, arch: Arch, config: NetConfig, device: torch.device,
-                         tile: int | None = None) -> int:
-    """The estimate in bytes of the fit (of one ``tile`` window when tiled); raises a one-line error with advice
-    that works for this input when it exceeds the free memory."""
+                         tile: int | None = None, members: int = 1) -> int:
+    """The estimate in bytes of the fit (of one ``tile`` window when tiled; of ``members`` fits packed together,
+    ``restore --seeds``); raises a one-line error with advice that works for this input when it exceeds the free
+    memory."""
     piece = problem
     if tile is not None and max(problem.observation.shape[-2:]) > tile:
         from nasdip.tiling import windows
 
         piece = windows(problem, tile, task.name)[0].crop(problem)  # the first window is a largest one
-    needed = estimate_fit_bytes(task, piece, arch, config)
+    needed = estimate_fit_bytes(task, piece, arch, config, members)
     free = available_bytes(device)
     if free is None or needed <= HEADROOM * free:
         return needed
     height, width = piece.output_size
     what = f"a {tile}-pixel tile ({width}x{height})" if piece is not problem else f"{width}x{height}"
-    side = largest_fitting_tile(task, problem, arch, config, HEADROOM * free)
+    if members > 1:
+        what += f" with {members} seeds at once"
+    side = largest_fitting_tile(task, problem, arch, config, HEADROOM * free, members)
+    fewer = f"fewer --seeds (now {members}), " if members > 1 else ""
     if side is not None:
-        advice = f"use --tile {side}, a smaller --width (now {config.width}), or --crop"
+        advice = f"use --tile {side}, {fewer}a smaller --width (now {config.width}), or --crop"
     else:
-        advice = f"use a smaller --width (now {config.width}) or --crop (no tile size fits either)"
+        advice = f"use {fewer}a smaller --width (now {config.width}) or --crop (no tile size fits either)"
     raise NasdipError(f"restoring {what} with {arch.label} at width {config.width} needs about {needed / GIB:.1f} GiB "
                       f"but {device} has {free / GIB:.1f} GiB free; {advice}")

@@ -36,17 +36,25 @@ def comparison(task: Task, problem: Problem, restored: torch.Tensor) -> torch.Te
 
 def fit_or_tile(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
                 run: RunInfo | None = None, callbacks: tuple = (), tile: int | None = None,
-                on_tile: Callable[[str], None] | None = None) -> FitResult:
-    """Fit ``problem`` whole, or in tiles when ``tile`` is smaller than the observation. A fit (or a tile's fit)
-    that would not fit in memory is refused first."""
+                on_tile: Callable[[str], None] | None = None, seeds: int = 1) -> FitResult:
+    """Fit ``problem`` whole, or in tiles when ``tile`` is smaller than the observation; with ``seeds`` above 1,
+    every fit is the average of that many fits from consecutive seeds (:func:`nasdip.ensemble.fit_seeds`,
+    packed together). A fit (or a tile's fit) that would not fit in memory is refused first."""
     from nasdip.device import resolve_device
+    from nasdip.ensemble import fit_seeds
     from nasdip.memory import check_fits_in_memory
+    from nasdip.packed_fit import can_pack
 
-    check_fits_in_memory(task, problem, arch, config, resolve_device(settings.device), tile)
+    check_fits_in_memory(task, problem, arch, config, resolve_device(settings.device), tile,
+                         members=seeds if can_pack(task) else 1)
+
+    def fit(piece: Problem, arch: Arch, config: NetConfig, settings: FitSettings, run=None, callbacks=()):
+        return fit_seeds(task, piece, arch, config, settings, seeds, run=run, callbacks=callbacks)
+
     if tile is not None and max(problem.observation.shape[-2:]) > tile:
         return restore_tiled(task, problem, arch, config, settings, tile, run=run, callbacks=callbacks,
-                             on_tile=on_tile)
-    return task.fit(problem, arch, config, settings, run=run, callbacks=callbacks)
+                             on_tile=on_tile, fit=fit)
+    return fit(problem, arch, config, settings, run=run, callbacks=callbacks)
 
 
 def write_outputs(task: Task, problem: Problem, result: FitResult, out_dir: Path) -> dict[str, str]:
@@ -64,7 +72,7 @@ def write_outputs(task: Task, problem: Problem, result: FitResult, out_dir: Path
 
 
 def report(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
-           result: FitResult) -> dict[str, Any]:
+           result: FitResult, seeds: int = 1) -> dict[str, Any]:
     """What ``restore --json`` prints: the run's settings, metrics (oracle labelled ``_max``) and timings."""
     name = task.score_name
     entry: dict[str, Any] = {
@@ -75,6 +83,7 @@ def report(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings
         "seconds": round(result.seconds, 3),
         "seconds_per_step": round(result.seconds / max(result.iters, 1), 5), "rollbacks": result.rollbacks,
         "seed": settings.seed, "device": result.device, "precision": result.precision, "width": config.width,
+        "seeds": seeds,
     }
     if problem.clean is not None:
         baseline = task.metrics(task.baseline(problem).cpu(), problem.clean.cpu())
@@ -85,8 +94,9 @@ def report(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings
 
 def restore(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
             out_dir: Path, run: RunInfo | None = None, callbacks: tuple = (),
-            tile: int | None = None, on_tile: Callable[[str], None] | None = None) -> tuple[FitResult, dict[str, Any]]:
+            tile: int | None = None, on_tile: Callable[[str], None] | None = None,
+            seeds: int = 1) -> tuple[FitResult, dict[str, Any]]:
     """Fit (see :func:`fit_or_tile`), then write the outputs into ``out_dir``; returns the result and report."""
-    result = fit_or_tile(task, problem, arch, config, settings, run, callbacks, tile, on_tile)
+    result = fit_or_tile(task, problem, arch, config, settings, run, callbacks, tile, on_tile, seeds)
     written = write_outputs(task, problem, result, out_dir)
-    return result, {**report(task, problem, arch, config, settings, result), **written}
+    return result, {**report(task, problem, arch, config, settings, result, seeds), **written}

@@ -88,6 +88,10 @@ class Task(ABC):
     score_name: ClassVar[str] = "psnr"
     #: The unit of the score, for tables and plots.
     score_unit: ClassVar[str] = "dB"
+    #: Whether several fits of one architecture may share one packed network (:mod:`nasdip.packed_fit`). Set it
+    #: to False when :meth:`build_model` returns more than one plain network (fits then run one by one); tasks
+    #: that override :meth:`fit` are never packed.
+    packable: ClassVar[bool] = True
 
     def __init__(self, **values: Any) -> None:
         self.values = resolve_values(f"task {self.name!r}", self.options, values)

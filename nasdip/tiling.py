@@ -97,8 +97,9 @@ def windows(problem: Problem, tile: int, task_name: str) -> list[Window]:
 
 def restore_tiled(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings, tile: int,
                   run: RunInfo | None = None, callbacks: tuple = (),
-                  on_tile: Callable[[str], None] | None = None) -> FitResult:
-    """Restore the windows of ``problem`` one by one and blend them into one result."""
+                  on_tile: Callable[[str], None] | None = None, fit: Callable[..., FitResult] | None = None) -> FitResult:
+    """Restore the windows of ``problem`` one by one and blend them into one result (``fit`` restores one window,
+    called like :meth:`Task.fit`; default ``task.fit``)."""
     observed = tuple(problem.observation.shape[-2:])
     out_h, out_w = problem.output_size
     weight = torch.zeros(1, 1, out_h, out_w)
@@ -108,7 +109,7 @@ def restore_tiled(task: Task, problem: Problem, arch: Arch, config: NetConfig, s
         piece = window.crop(problem)
         if on_tile is not None:
             on_tile(piece.name)
-        result = task.fit(piece, arch, config, settings, run=run, callbacks=callbacks)
+        result = (fit or task.fit)(piece, arch, config, settings, run=run, callbacks=callbacks)
         blend = window.blend(tile // 8, observed)
         for name, image in {"output": result.output, **result.extras}.items():
             sums.setdefault(name, torch.zeros(1, image.shape[1], out_h, out_w))[window.output_slice] += image * blend

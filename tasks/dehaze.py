@@ -80,6 +80,7 @@ class Dehazing(Task):
     )
     baseline_name = "hazy"
     default_arch = DIP_BASELINE
+    packable = False  # two generators and an airlight in one model: fitted one by one
 
     def __init__(self, **values) -> None:
         super().__init__(**values)

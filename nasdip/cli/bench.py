@@ -21,7 +21,7 @@ ORACLE_NOTE = ("* max: the best score over all iterations against the ground tru
 def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, sizes: tuple[int, ...],
                       arch_specs: tuple[str, ...], crop: int | None, iters: int | None, lr: float | None, seed: int,
                       device: str, precision: str, width: int, out_dir: Path | None, logdir: Path | None,
-                      as_json: bool, quiet: bool, **task_values: Any) -> None:
+                      as_json: bool, quiet: bool, seeds: int, **task_values: Any) -> None:
     """Benchmark architectures on clean images degraded by the task: PSNR, oracle max PSNR, SSIM, seconds."""
     from nasdip import registry
     from nasdip.catalog import resolve_arch
@@ -38,12 +38,27 @@ def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, size
     if images_dir is None:
         raise UsageError("--images DIR is required (or --speed to time fitting steps)")
     check_output_dirs(out=out_dir, logdir=logdir)
-    rows = bench_rows(task, images_dir, archs, config, settings, crop, out_dir, logdir, quiet)
-    print_bench(task, rows, images_dir, crop, config, settings, as_json)
+    rows = bench_rows(task, images_dir, archs, config, settings, crop, out_dir, logdir, quiet, seeds)
+    print_bench(task, rows, images_dir, crop, config, settings, as_json, seeds)
+
+
+class PackProgress:
+    """Feeds a :class:`FitProgress` from fits that may run packed: a pack of ``K`` fits advances the bar by ``K``
+    steps per step."""
+
+    def __init__(self, progress: FitProgress) -> None:
+        self.progress, self.fits = progress, 1
+
+    def start(self, label: str, fits: int) -> None:
+        self.progress.start(label)
+        self.fits = fits
+
+    def callback(self, step: int, metrics) -> None:
+        self.progress.callback(step * self.fits, metrics)
 
 
 def bench_rows(task, images_dir: Path, archs, config, settings, crop: int | None, out_dir: Path | None,
-               logdir: Path | None, quiet: bool) -> list[dict[str, Any]]:
+               logdir: Path | None, quiet: bool, seeds: int = 1) -> list[dict[str, Any]]:
     """Run the benchmark with a progress bar and the lifecycle hooks around it."""
     from nasdip.benchmark import run_bench
     from nasdip.events import RunInfo
@@ -53,19 +68,20 @@ def bench_rows(task, images_dir: Path, archs, config, settings, crop: int | None
     images = list_images(images_dir)
     run = RunInfo("bench", logdir, config={"task": task.name, "task_options": dict(task.values),
                                            "archs": [a.label for a in archs], "crop": crop, "width": config.width,
-                                           **settings.to_dict()})
-    progress = FitProgress(settings.iters * len(images) * len(archs), f"bench {task.name}", quiet)
+                                           "seeds": seeds, **settings.to_dict()})
+    progress = FitProgress(settings.iters * len(images) * len(archs) * seeds, f"bench {task.name}", quiet)
+    packs = PackProgress(progress)
     notify("run_started", run=run)
     try:
-        return run_bench(task, images, archs, config, settings, crop, run=run, callbacks=(progress.callback,),
-                         on_fit_start=progress.start, out_dir=out_dir)
+        return run_bench(task, images, archs, config, settings, crop, run=run, callbacks=(packs.callback,),
+                         on_fit_start=packs.start, out_dir=out_dir, seeds=seeds)
     finally:
         progress.close()
         notify("run_finished", run=run)
 
 
 def print_bench(task, rows: list[dict[str, Any]], images_dir: Path, crop: int | None, config, settings,
-                as_json: bool) -> None:
+                as_json: bool, seeds: int = 1) -> None:
     """Tables per image and the means (or one JSON object); failed fits make the command fail after printing."""
     from nasdip.benchmark import format_table, means, metric_keys
 
@@ -74,11 +90,13 @@ def print_bench(task, rows: list[dict[str, Any]], images_dir: Path, crop: int | 
     failed = sum(entry["failed"] for entry in summary)
     if as_json:
         click.echo(json.dumps({"task": task.name, "options": task.values, "crop": crop, "width": config.width,
-                               "settings": settings.to_dict(), "rows": rows, "means": summary}))
+                               "seeds": seeds, "settings": settings.to_dict(), "rows": rows, "means": summary}))
     else:
         images = list(dict.fromkeys(row["image"] for row in rows))
+        seed_text = (f"seed {settings.seed}" if seeds == 1 else
+                     f"the average of {seeds} fits per image (seeds {settings.seed}-{settings.seed + seeds - 1})")
         click.echo(f"{task.describe()}: {len(images)} images from {images_dir}, crop {crop or 'none'}, "
-                   f"width {config.width}, {settings.iters} steps, seed {settings.seed}")
+                   f"width {config.width}, {settings.iters} steps, {seed_text}")
         for image in images:
             image_rows = [row for row in rows if row["image"] == image]
             click.echo(f"{image} ({image_rows[0]['size']})")
@@ -125,4 +143,6 @@ def bench_command() -> click.Command:
                      help="Write TensorBoard curves and images here."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--seeds", type=click.IntRange(1, 64), default=1, show_default=True,
+                     help="Restore every image with this many fits (seeds --seed onwards) and score their average."),
     ])

@@ -13,6 +13,9 @@ from nasdip.cli.params import RegistryName
 from nasdip.cli.plugin_options import build_command, pop_task_values, task_options
 from nasdip.cli.progress import FitProgress
 
+#: Most fits ``--seeds`` averages.
+MAX_SEEDS = 64
+
 
 def _format(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
@@ -20,7 +23,7 @@ def _format(value: float | None, digits: int = 2) -> str:
 
 def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path | None, crop: int | None,
                 iters: int | None, lr: float | None, seed: int, device: str, precision: str, width: int,
-                out_dir: Path, logdir: Path | None, as_json: bool, quiet: bool, tile: int | None,
+                out_dir: Path, logdir: Path | None, as_json: bool, quiet: bool, tile: int | None, seeds: int,
                 **task_values: Any) -> None:
     """Restore IMAGE (a low-resolution, noisy or masked photo) with a Deep Image Prior network.
 
@@ -36,7 +39,7 @@ def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path |
     settings = settings_from(task.settings(), iters, lr, seed, device, precision, **stop_values(task_values))
     check_output_dirs(out=out_dir, logdir=logdir)
     report = restore_with_progress(task, problem, architecture, NetConfig(width=width), settings, out_dir, logdir,
-                                   tile, quiet)
+                                   tile, quiet, seeds)
     if as_json:
         click.echo(json.dumps(report))
     else:
@@ -58,7 +61,7 @@ def restore_problem(task, image: Path | None, gt: Path | None, crop: int | None,
 
 
 def restore_with_progress(task, problem, arch, config, settings, out_dir: Path, logdir: Path | None,
-                          tile: int | None, quiet: bool) -> dict[str, Any]:
+                          tile: int | None, quiet: bool, seeds: int = 1) -> dict[str, Any]:
     """Restore with a progress bar and the lifecycle hooks around it; returns the report."""
     from nasdip.events import RunInfo
     from nasdip.plugin_manager import notify
@@ -68,13 +71,13 @@ def restore_with_progress(task, problem, arch, config, settings, out_dir: Path, 
     images = {"observation": problem.observation, **({"clean": problem.clean} if problem.clean is not None else {})}
     run = RunInfo("restore", logdir, tag=f"{problem.name}/{arch.label}", images=images,
                   config={"task": task.name, "task_options": dict(task.values), "arch": arch.label,
-                          **settings.to_dict(), "width": config.width})
+                          **settings.to_dict(), "width": config.width, "seeds": seeds})
     tiles = 1 if tile is None else tile_count(tuple(problem.observation.shape[-2:]), tile)
     progress = FitProgress(settings.iters * tiles, f"{task.name} {arch.label}", quiet)
     notify("run_started", run=run)
     try:
         return restore(task, problem, arch, config, settings, out_dir, run=run, callbacks=(progress.callback,),
-                       tile=tile, on_tile=progress.start)[1]
+                       tile=tile, on_tile=progress.start, seeds=seeds)[1]
     finally:
         progress.close()
         notify("run_finished", run=run)
@@ -85,6 +88,13 @@ def print_report(task, report: dict[str, Any]) -> None:
     click.echo(f"{task.describe()} with {report['arch']}: {report['iters']} steps in {report['seconds']:.1f} s "
                f"({report['seconds_per_step'] * 1000:.0f} ms/step, {report['device']}, {report['precision']})")
     name, unit = task.score_name, task.score_unit
+    if report["seeds"] > 1:
+        last = report["seed"] + report["seeds"] - 1
+        line = f"  the average of {report['seeds']} fits (seeds {report['seed']}-{last})"
+        if report.get(f"{name}_seed_mean") is not None:
+            line += (f"; the fits alone: {name.upper()} {_format(report[f'{name}_seed_mean'])} ± "
+                     f"{_format(report[f'{name}_seed_sd'])} {unit}")
+        click.echo(line)
     if report.get(name) is not None:
         baseline = task.baseline_name
         click.echo(f"  {name.upper()} {_format(report[name])} {unit} (final), {_format(report[name + '_max'])} {unit} "
@@ -118,4 +128,6 @@ def restore_command() -> click.Command:
         click.option("--quiet", is_flag=True, help="No progress bar."),
         click.option("--tile", type=click.IntRange(16), default=None,
                      help="Restore overlapping TILE x TILE windows of the image separately (for large images)."),
+        click.option("--seeds", type=click.IntRange(1, MAX_SEEDS), default=1, show_default=True,
+                     help="Average the restorations of this many fits (seeds --seed onwards), fitted together."),
     ])

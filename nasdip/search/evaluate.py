@@ -48,7 +48,8 @@ def problem_from_dict(data: dict[str, Any]) -> Problem:
 
 @dataclass
 class EvalJob:
-    """Everything needed to evaluate one candidate, anywhere."""
+    """Everything needed to evaluate one candidate, anywhere. ``pack``: fit the candidate on its search images
+    at once in one packed network where possible (:mod:`nasdip.packed_fit`; the same rewards as one by one)."""
 
     trial: int
     arch: dict[str, Any]
@@ -58,6 +59,7 @@ class EvalJob:
     config: dict[str, Any]
     settings: dict[str, Any]
     reward: str
+    pack: bool = True
 
 
 @dataclass
@@ -90,6 +92,7 @@ def evaluate(job: EvalJob) -> EvalOutcome:
     from nasdip.catalog import validate
     from nasdip.fit import FitSettings
     from nasdip.nn.config import NetConfig
+    from nasdip.packed_fit import fit_many, results_or_raise
     from nasdip.reward import RewardContext
 
     start = time.perf_counter()
@@ -100,7 +103,8 @@ def evaluate(job: EvalJob) -> EvalOutcome:
         config = NetConfig(**job.config)
         settings = FitSettings(**job.settings)
         problems = [problem_from_dict(p) for p in job.problems]
-        results = [task.fit(problem, arch, config, settings) for problem in problems] if reward.needs_fit else []
+        results = (results_or_raise(fit_many(task, problems, arch, config, [settings] * len(problems), pack=job.pack))
+                   if reward.needs_fit else [])
         value = reward(RewardContext(arch, task, problems, results, config))
         if not math.isfinite(value):
             raise FloatingPointError(f"reward is {value}")
