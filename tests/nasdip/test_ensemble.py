@@ -67,14 +67,14 @@ def test_restore_refuses_bad_seed_counts(runner, tmp_path, value):
 
 def test_memory_grows_with_members_and_the_refusal_suggests_fewer_seeds(monkeypatch):
     task = registry.get("tasks", "denoise")()
-    problem = builtin_problem(task, 0, 64)
+    problem = builtin_problem(task, 0, 128)
     arch = presets()["nasdip-denoise"]
     one = memory.estimate_fit_bytes(task, problem, arch, NetConfig(width=16))
     four = memory.estimate_fit_bytes(task, problem, arch, NetConfig(width=16), members=4)
     assert 4 * one < four < 5 * one
     monkeypatch.setattr(memory, "available_bytes", lambda device: 3 * one)
     memory.check_fits_in_memory(task, problem, arch, NetConfig(width=16), torch.device("cpu"), members=2)
-    with pytest.raises(NasdipError, match=r"restoring 64x64 with 4 seeds at once .* use --tile \d+, fewer --seeds "
+    with pytest.raises(NasdipError, match=r"restoring 128x128 with 4 seeds at once .* use --tile \d+, fewer --seeds "
                                           r"\(now 4\), a smaller --width"):
         memory.check_fits_in_memory(task, problem, arch, NetConfig(width=16), torch.device("cpu"), members=4)
 
