@@ -1,4 +1,5 @@
-"""Seconds per fitting step: nasdip's engine against the straightforward loop of the same network.
+"""Seconds per fitting step: nasdip's engine against the straightforward loop of the same network, and packed
+fits (:mod:`nasdip.packed_fit`) against the same fits one after another.
 
 The straightforward loop is how the original DIP code runs: float32, eager, contiguous memory, PyTorch's
 ``interpolate`` for every upsampling, and after every step the output copied to the host to compute a PSNR
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import platform
 import re
 import resource
 import statistics
@@ -155,4 +157,102 @@ def format_speed_rows(task: Task, config: NetConfig, rows: list[dict]) -> list[s
         lines.append(f"  {row['arch']:18} {row['size']:>5} {plain['median_s']:>8.3f} [{plain['min_s']:.3f}-"
                      f"{plain['max_s']:.3f}] {fast['precision']:>5} {fast['median_s']:>8.3f} [{fast['min_s']:.3f}-"
                      f"{fast['max_s']:.3f}] {row['speedup']:>8.2f}x {fast['peak_bytes'] / 2**20:>9.0f}")
+    return lines
+
+
+def machine_description(device: torch.device) -> str:
+    """The processor (or GPU), whether it computes bf16 natively, torch's version and threads: the context every
+    timing needs."""
+    from nasdip.device import bf16_supported
+
+    if device.type == "cuda":
+        processor = torch.cuda.get_device_name(device)
+    else:
+        processor = platform.processor() or "unknown CPU"
+        cpuinfo = Path("/proc/cpuinfo")
+        if cpuinfo.exists():
+            found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+            processor = found.group(1).strip() if found else processor
+    native = "native bf16" if bf16_supported(device) else "no native bf16"
+    return f"{processor} ({native}), torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def time_stepper(stepper, device: torch.device, warmup: int, windows: int, window: int) -> list[float]:
+    """Per-step seconds of ``stepper`` (a :class:`nasdip.fit.Fitter` or :class:`nasdip.packed_fit.PackedFitter`:
+    ``step``, ``due``, ``synchronise``), synchronisations included, over ``windows`` windows after ``warmup``."""
+
+    def advance() -> None:
+        stepper.step()
+        if stepper.due():
+            stepper.synchronise()
+
+    for _ in range(warmup):
+        advance()
+    samples = []
+    for _ in range(windows):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        for _ in range(window):
+            advance()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        samples.append((time.perf_counter() - start) / window)
+    return samples
+
+
+def time_members(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings, members: int,
+                 warmup: int = 3, windows: int = 5, window: int = 5) -> StepTiming:
+    """Per-step seconds of ``members`` fits of ``problem`` (seeds ``seed`` onwards) packed in one network; one
+    member is the plain engine (:class:`nasdip.fit.Fitter`)."""
+    from nasdip.fit import Fitter
+    from nasdip.packed_fit import PackedFitter
+
+    device = resolve_device(settings.device)
+    settings = settings.replace(iters=warmup + windows * window + 1, stop="iters")
+    reset_peak_memory(device)
+    if members == 1:
+        stepper = Fitter(task, problem, arch, config, settings)
+    else:
+        stepper = PackedFitter(task, [problem] * members, arch, config,
+                               [settings.replace(seed=settings.seed + k) for k in range(members)])
+    samples = time_stepper(stepper, device, warmup, windows, window)
+    return StepTiming(f"{members} packed", stepper.precision, samples, peak_memory(device))
+
+
+def packed_rows(task: Task, archs: list[Arch], cases: list[tuple[int, int]], members: list[int],
+                settings: FitSettings, iters: int, **timing) -> list[dict]:
+    """For every arch and ``(size, width)`` case: one fit's step time (fits one after another) and the step time of
+    ``K`` packed fits for each ``K`` in ``members``, as fits of ``iters`` steps per minute."""
+    from nasdip.problems import builtin_problem
+
+    rows = []
+    for size, width in cases:
+        problem = builtin_problem(task, settings.seed, size)
+        config = NetConfig(width=width)
+        for arch in archs:
+            alone = time_members(task, problem, arch, config, settings, 1, **timing)
+            for count in members:
+                packed = alone if count == 1 else time_members(task, problem, arch, config, settings, count, **timing)
+                sequential_per_minute = 60.0 / (alone.median * iters)
+                packed_per_minute = 60.0 * count / (packed.median * iters)
+                rows.append({"arch": arch.label, "size": size, "width": width, "members": count,
+                             "precision": packed.precision, "alone": alone.to_dict(), "packed": packed.to_dict(),
+                             "sequential_fits_per_minute": sequential_per_minute,
+                             "packed_fits_per_minute": packed_per_minute,
+                             "speedup": packed_per_minute / sequential_per_minute})
+    return rows
+
+
+def format_packed_rows(rows: list[dict], iters: int) -> list[str]:
+    """A text table of :func:`packed_rows`."""
+    lines = [f"fits of {iters} steps per minute, one after another vs packed (median of the timing windows; "
+             f"seconds per step of one fit and of the pack)",
+             f"  {'arch':16} {'size':>5} {'width':>5} {'K':>3} {'prec':>5} {'1 fit s/step':>13} "
+             f"{'pack s/step':>12} {'seq fits/min':>13} {'packed fits/min':>16} {'speed-up':>9}"]
+    for row in rows:
+        lines.append(f"  {row['arch']:16} {row['size']:>5} {row['width']:>5} {row['members']:>3} "
+                     f"{row['precision']:>5} {row['alone']['median_s']:>13.4f} {row['packed']['median_s']:>12.4f} "
+                     f"{row['sequential_fits_per_minute']:>13.1f} {row['packed_fits_per_minute']:>16.1f} "
+                     f"{row['speedup']:>8.2f}x")
     return lines
