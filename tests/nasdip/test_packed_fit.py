@@ -33,8 +33,8 @@ def assert_same_fit(packed, alone) -> None:
     assert (packed.stop_reason, packed.iters, packed.rollbacks) == (alone.stop_reason, alone.iters, alone.rollbacks)
 
 
-def separate(task, problems, arch, settings):
-    return [fit(task, problem, arch, NARROW, s) for problem, s in zip(problems, settings, strict=True)]
+def separate(task, problems, arch, settings, config=NARROW):
+    return [fit(task, problem, arch, config, s) for problem, s in zip(problems, settings, strict=True)]
 
 
 @pytest.mark.parametrize(("task_name", "arch", "changes"), [
@@ -157,3 +157,18 @@ def test_settings_must_differ_only_in_the_seed():
     with pytest.raises(NotPackable, match="more than the seed"):
         fit_packed(task, [problem] * 2, presets()["dip-skip"], NARROW, settings)
     assert [r.packed for r in fit_many(task, [problem] * 2, presets()["dip-skip"], NARROW, settings)] == [1, 1]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_packed_fits_on_gpu(precision):
+    task = registry.get("tasks", "sr")()
+    problem = builtin_problem(task, seed=0, crop=64)
+    settings = [task.settings().replace(iters=30, device="cuda", precision=precision, seed=s) for s in (0, 1, 2)]
+    packed = fit_packed(task, [problem] * 3, presets()["nasdip-sr"], NetConfig(width=16), settings)
+    alone = separate(task, [problem] * 3, presets()["nasdip-sr"], settings, NetConfig(width=16))
+    for together, single in zip(packed, alone, strict=True):
+        assert together.device.startswith("cuda") and torch.isfinite(together.output).all()
+        assert together.losses[0] == pytest.approx(single.losses[0], rel=1e-2)
+        assert together.metrics["psnr"] == pytest.approx(single.metrics["psnr"], abs=0.5)
