@@ -53,6 +53,9 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
     if resume:
         if run_dir is None:
             raise UsageError("--resume needs --run-dir (the run to continue)")
+        from nasdip.search.rundir import RunDirectory
+
+        RunDirectory.open(run_dir)  # "not a search run directory" before anything else
         refuse_changes_on_resume()
     elif searcher is None or task_name is None:
         raise UsageError(f"{'--searcher' if searcher is None else '--task'} is required (unless --resume)")
