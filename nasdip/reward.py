@@ -29,13 +29,14 @@ class Reward:
     """A named reward function.
 
     ``needs_fit=False`` rewards are computed from the architecture alone (proxies, surrogates): candidates are
-    then not fitted at all.
+    then not fitted at all. ``unit`` labels tables, plots and dashboards (``dB``; empty for unitless rewards).
     """
 
     name: str
     function: Callable[[RewardContext], float]
     help: str = ""
     needs_fit: bool = True
+    unit: str = ""
 
     def __call__(self, context: RewardContext) -> float:
         return float(self.function(context))

@@ -7,9 +7,9 @@ from nasdip.reward import Reward, mean_metric
 
 REWARDS = (
     Reward("psnr", lambda c: mean_metric(c.results, "psnr"),
-           "mean PSNR of the final restorations against the clean search images (default)"),
+           "mean PSNR of the final restorations against the clean search images (default)", unit="dB"),
     Reward("psnr-max", lambda c: mean_metric(c.results, "psnr_max"),
-           "mean of the best PSNR over iterations (an oracle, as the NAS-DIP release rewards)"),
+           "mean of the best PSNR over iterations (an oracle, as the NAS-DIP release rewards)", unit="dB"),
     Reward("ssim", lambda c: mean_metric(c.results, "ssim"), "mean SSIM of the final restorations"),
 )
 

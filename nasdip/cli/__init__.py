@@ -18,6 +18,7 @@ from nasdip import __version__
 from nasdip.errors import NasdipError, UsageError
 
 BUILTIN_COMMANDS: dict[str, str] = {
+    "analyze": "nasdip.cli.analyze:analyze_command",
     "archs": "nasdip.cli.archs:archs_command",
     "bench": "nasdip.cli.bench:bench_command",
     "compare": "nasdip.cli.compare:compare_command",
