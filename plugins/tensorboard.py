@@ -257,13 +257,12 @@ def _write_experiment(run: Any, search: _SearchLog) -> None:
 
 def _best_architecture_markdown(run: Any, trial: Any) -> str:
     from nasdip.catalog import space_of
-    from nasdip.search.columns import with_unit
 
     arch = trial.architecture
     name, unit = reward_label(run.config)
     lines = space_of(arch).describe(arch)
     choices = ", ".join(f"{key}={value}" for key, value in arch.choices.items())
-    return (f"**trial {trial.index}**: {name} {with_unit(f'{trial.reward:.4f}', unit)} (space {arch.space}, "
+    return (f"**trial {trial.index}**: {name} {f'{trial.reward:.4f} {unit}'.strip()} (space {arch.space}, "
             f"digest {trial.digest})\n\n```\n" + "\n".join(lines) + f"\n```\n\nchoices: {choices}")
 
 

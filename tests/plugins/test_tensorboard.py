@@ -195,7 +195,7 @@ def test_search_scalars_carry_the_reward_unit_and_the_search_seconds(tmp_path):
     assert [e.step for e in events.Scalars("search/failed")] == [1]
     texts = text(events, "search/best_architecture")
     assert [step for step, _ in texts] == [0, 3]
-    assert "**trial 3**: psnr 21.5000 (dB)" in texts[1][1] and "cell: " in texts[1][1]
+    assert "**trial 3**: psnr 21.5000 dB (space upsample-cell" in texts[1][1] and "cell: " in texts[1][1]
     [(_, config)] = text(events, "config")
     assert "| task (all options) | denoise (sigma=25.0) |" in config
     assert "| fit per candidate.iters | 5 |" in config and "| fidelity.crop | 32 |" in config
