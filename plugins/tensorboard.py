@@ -180,7 +180,7 @@ def _hparam_values(run: Any, trial: Any) -> dict[str, str]:
     return values
 
 
-def _trial_metrics(run: Any, trial: Any) -> dict[str, float]:
+def _trial_metrics(trial: Any) -> dict[str, float]:
     from nasdip.search.columns import numeric_metrics, trial_cost
 
     metrics: dict[str, float] = {}
@@ -202,7 +202,7 @@ def _write_session(run: Any, trial: Any, search: _SearchLog, walltime: float) ->
     from nasdip.plugins.tensorboard_hparams import session_end_summary, session_start_summary
 
     values = _hparam_values(run, trial)
-    metrics = _trial_metrics(run, trial)
+    metrics = _trial_metrics(trial)
     search.metric_keys.update(dict.fromkeys(metrics))
     search.setting_keys.update(dict.fromkeys(k for k in values if k == "rung" or k.startswith("fidelity_")))
     with SummaryWriter(log_dir=str(Path(run.logdir) / "trials" / f"{trial.index:04d}")) as writer:

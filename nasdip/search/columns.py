@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nasdip.nn.build import NetworkCost
-from nasdip.search.records import Trial
+from nasdip.search.records import OK, Trial
 
 #: Image side used for FLOP counts when the search images were not cropped.
 DEFAULT_COST_SIDE = 64
@@ -83,12 +83,16 @@ _COSTS: dict[tuple[str, int, int], NetworkCost | None] = {}
 
 
 def trial_cost(trial: Trial) -> NetworkCost | None:
-    """Parameters and FLOPs of the trial's network at its fidelity (width, crop side; RGB output), computed once
-    per architecture; ``None`` when the network cannot be built."""
+    """Parameters and FLOPs of an evaluated trial's network at its fidelity (width, crop side; RGB output),
+    computed once per architecture (on the meta device: nothing is allocated). ``None`` for trials that were not
+    evaluated: a failed candidate's network may not build, or may crash or hang the process building it, which is
+    why executors build candidates in workers."""
     from nasdip.arch import Arch
     from nasdip.nn.build import network_cost
     from nasdip.nn.config import NetConfig
 
+    if trial.status != OK:
+        return None
     fidelity = trial.fidelity or {}
     width = int(fidelity.get("width") or NetConfig().width)
     side = int(fidelity.get("crop") or DEFAULT_COST_SIDE)

@@ -179,8 +179,8 @@ def test_hparams_metrics_are_the_trial_results_and_the_network_cost(tmp_path):
                                              "trial/psnr_max": 21.5, "trial/stop_step": 5, "trial/seconds": 2.0,
                                              "trial/parameters_k": cost.params / 1e3,
                                              "trial/gflop_per_step": cost.step_flops / 1e9}, rel=1e-6)
-    failed = rows["rs/trials/0001"]
-    assert failed["status"] == api_pb2.STATUS_FAILURE and "trial/reward" not in failed["metrics"]
+    failed = rows["rs/trials/0001"]  # its network is not built again (a failed build may crash the process)
+    assert failed["status"] == api_pb2.STATUS_FAILURE and set(failed["metrics"]) == {"trial/seconds"}
 
 
 def test_search_scalars_carry_the_reward_unit_and_the_search_seconds(tmp_path):
