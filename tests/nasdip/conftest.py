@@ -32,7 +32,8 @@ def make_run(path, samples, task="sr", task_values=None, reward="psnr", space="n
     """A run directory holding one trial per ``(choices, reward)`` sample (reward ``None``: a failed trial)."""
     config = {"searcher": "random", "task": task, "task_values": task_values or {}, "space": space, "reward": reward,
               "seed": 0, "fidelity": fidelity}
-    run = RunDirectory.create(path, config)
+    run = RunDirectory(path)
+    run.create(config)
     for index, (choices, reward_value) in enumerate(samples):
         arch = Arch(space, dict(choices))
         run.append_trial(Trial(index=index, round=0, arch=arch.to_dict(), digest=arch.digest,

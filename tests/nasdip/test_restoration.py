@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from nasdip import registry
-from nasdip.restoration import builtin_problem, comparison
+from nasdip.problems import builtin_problem
+from nasdip.restoration import comparison
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ def test_restore_logdir_holds_curves_and_images(runner, tmp_path):
     assert {"fit/loss", "fit/psnr", "final/psnr", "final/ssim", "final/psnr_max"} <= set(tags["scalars"])
     assert {"images/restored", "images/observation", "images/clean"} <= set(tags["images"])
     [(_, config)] = text(read(logdir), "config")
-    assert "| task | denoise (sigma=25.0) |" in config and "| iters | 20 |" in config
+    assert "| task | denoise |" in config and "| task_options.sigma | 25.0 |" in config and "| iters | 20 |" in config
 
 
 def test_bench_writes_one_run_per_fit(runner, tmp_path):

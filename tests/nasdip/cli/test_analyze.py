@@ -13,7 +13,7 @@ def test_table_json_and_plot(runner, tmp_path, synthetic_samples, search_run):
     result = runner.invoke(cli, ["analyze", str(run), "--plot", str(tmp_path / "d.png")])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "space nasdip, task sr (scale=4), reward psnr (dB): 40 evaluated trials (iters=5, crop=32, width=8)"
+    assert lines[0] == "space nasdip, task sr (scale=4), reward psnr (dB): 40 evaluated trials (rung=0, iters=5, crop=32, width=8)"
     assert lines[-1] == f"wrote {tmp_path / 'd.png'}"
     assert (tmp_path / "d.png").read_bytes().startswith(b"\x89PNG")
     data = json.loads(runner.invoke(cli, ["analyze", str(run), "--json"]).output)

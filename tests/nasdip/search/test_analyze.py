@@ -81,7 +81,7 @@ def test_runs_are_pooled_and_one_fidelity_is_analysed(tmp_path, synthetic_sample
     analysis = analyze_runs([tmp_path / "a", tmp_path / "b", tmp_path / "c"])
     assert analysis.evaluated == 60 and analysis.left_out == 5 and analysis.failed == 0
     assert analysis.task == "sr (scale=4)" and analysis.unit == "dB"
-    assert analysis.setting == {"fidelity_iters": 5, "fidelity_crop": 32, "fidelity_width": 8}
+    assert analysis.setting == {"rung": 0, "fidelity_iters": 5, "fidelity_crop": 32, "fidelity_width": 8}
     assert analysis.decisions[0].name == "spatial"
     lines = analysis_lines(analysis)
     assert lines[0] == ("space nasdip, task sr (scale=4), reward psnr (dB): 60 evaluated trials (iters=5, crop=32, "

@@ -41,7 +41,8 @@ def test_cost_is_computed_once_per_architecture_and_never_for_failed_trials(monk
 def test_setting_and_metrics_are_read_generically():
     evaluated = trial(metrics={"psnr": 20.5, "stop_step": 40, "per_image": {"a": 1.0}, "converged": True,
                                "bad": math.nan})
-    assert columns.trial_setting(evaluated) == {"fidelity_iters": 5, "fidelity_crop": 48, "fidelity_width": 8}
+    assert columns.trial_setting(evaluated) == {"rung": 0, "fidelity_iters": 5, "fidelity_crop": 48,
+                                                "fidelity_width": 8}
     evaluated.rung = 2
     assert list(columns.trial_setting(evaluated)) == ["rung", "fidelity_iters", "fidelity_crop", "fidelity_width"]
     assert columns.numeric_metrics(evaluated) == {"psnr": 20.5, "stop_step": 40}
