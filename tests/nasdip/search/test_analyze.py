@@ -84,8 +84,8 @@ def test_runs_are_pooled_and_one_fidelity_is_analysed(tmp_path, synthetic_sample
     assert analysis.setting == {"rung": 0, "fidelity_iters": 5, "fidelity_crop": 32, "fidelity_width": 8}
     assert analysis.decisions[0].name == "spatial"
     lines = analysis_lines(analysis)
-    assert lines[0] == ("space nasdip, task sr (scale=4), reward psnr (dB): 60 evaluated trials (iters=5, crop=32, "
-                        "width=8); 5 trials at other fidelities left out")
+    assert lines[0] == ("space nasdip, task sr (scale=4), reward psnr (dB): 60 evaluated trials (rung=0, iters=5, "
+                        "crop=32, width=8); 5 trials at other fidelities left out")
     assert lines[3].split()[:3] == ["spatial", f"{analysis.decisions[0].importance:.2f}", "bilinear"]
     assert "| decision | importance | choice | mean psnr (dB) | 95% CI | n | failed |" in analysis_markdown(analysis)
 
