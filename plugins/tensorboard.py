@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nasdip import hookimpl
+from nasdip.search.records import DUPLICATE, FAILED, OK
 
 _writers: dict[str, Any] = {}
 
@@ -224,7 +225,7 @@ def _write_session(run: Any, trial: Any, search: _SearchLog, walltime: float) ->
                                        walltime - trial.seconds)
         for tag, value in metrics.items():
             writer.add_scalar(tag, value, trial.index, walltime=walltime)
-        writer.file_writer.add_summary(session_end_summary(trial.status == "ok", walltime), trial.index, walltime)
+        writer.file_writer.add_summary(session_end_summary(trial.status == OK, walltime), trial.index, walltime)
     search.sessions += 1
 
 
@@ -292,16 +293,16 @@ def trial_finished(run, trial) -> None:
     each, best = progress_tags(run.config, trial.rung)
     if trial.reward is not None:
         writer.add_scalar(each, trial.reward, trial.index, walltime=walltime)
-    if trial.status == "failed":
+    if trial.status == FAILED:
         writer.add_scalar("search/failed", 1.0, trial.index, walltime=walltime)
     if trial.best_reward is not None:
         writer.add_scalar(best, trial.best_reward, trial.index, walltime=walltime)
-    if trial.status == "ok" and trial.reward == trial.best_reward:
+    if trial.status == OK and trial.reward == trial.best_reward:
         writer.add_text("search/best_architecture", _best_architecture_markdown(run, trial), trial.index,
                         walltime=walltime)
-    if trial.status != "duplicate":
+    if trial.status != DUPLICATE:
         _write_session(run, trial, search, walltime)
-        if trial.status == "ok" and not search.experiment_written:
+        if trial.status == OK and not search.experiment_written:
             _write_experiment(run, search)
     writer.flush()
 
