@@ -19,19 +19,29 @@ from nasdip.tiling import restore_tiled
 
 
 def comparison(task: Task, problem: Problem, restored: torch.Tensor) -> torch.Tensor:
-    """Side by side: observation (nearest-upscaled) | baseline (if different) | restored | ground truth."""
+    """Side by side: observation (nearest-upscaled) | baseline (if different) | restored | ground truth, each
+    captioned with its name and, when the ground truth is known, its PSNR (the task's metric)."""
+    from nasdip.panels import Panel, side_by_side
+
     size = problem.output_size
-    observation = F.interpolate(problem.observation.cpu(), size=size, mode="nearest")
-    panels = [observation]
+    clean = None if problem.clean is None else problem.clean.cpu()
+
+    def panel(name: str, image: torch.Tensor, scored: bool = True) -> Panel:
+        image = image.cpu()
+        score = () if clean is None or not scored else (f"PSNR {task.metrics(image, clean)['psnr']:.2f} dB",)
+        return Panel(image.clamp(0, 1), (name, *score))
+
+    observation = problem.observation.cpu()
     baseline = task.baseline(problem).cpu()
-    if tuple(baseline.shape[-2:]) == size and not torch.equal(baseline, problem.observation.cpu()):
-        panels.append(baseline)
-    panels.append(restored.cpu())
-    if problem.clean is not None:
-        panels.append(problem.clean.cpu())
-    gap = torch.ones(1, problem.channels, size[0], 4)
-    row = [tensor for panel in panels for tensor in (panel.clamp(0, 1), gap)][:-1]
-    return torch.cat(row, dim=3)
+    separate = tuple(baseline.shape[-2:]) == size and not torch.equal(baseline, observation)
+    name = "input" if separate or task.baseline_name == "input" else f"input ({task.baseline_name})"
+    panels = [panel(name, F.interpolate(observation, size=size, mode="nearest"), tuple(observation.shape[-2:]) == size)]
+    if separate:
+        panels.append(panel(task.baseline_name, baseline))
+    panels.append(panel("restored", restored))
+    if clean is not None:
+        panels.append(Panel(clean.clamp(0, 1), ("ground truth",)))
+    return side_by_side(panels)
 
 
 def fit_or_tile(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,

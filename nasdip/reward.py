@@ -31,7 +31,8 @@ class Reward:
     ``needs_fit=False`` rewards are computed from the architecture alone (proxies, surrogates): candidates are
     then not fitted at all. ``needs_clean=False`` rewards use no ground truth (searches on observed images);
     ``needs_holdout`` rewards read the held-out pixels' error, so candidates are fitted with some held out.
-    ``default`` marks the reward searches use when none is named.
+    ``default`` marks the reward searches use when none is named; ``unit`` labels tables, plots and dashboards
+    (``dB``; empty for unitless rewards).
     """
 
     name: str
@@ -41,6 +42,7 @@ class Reward:
     needs_clean: bool = True
     needs_holdout: bool = False
     default: bool = False
+    unit: str = ""
 
     def __call__(self, context: RewardContext) -> float:
         return float(self.function(context))

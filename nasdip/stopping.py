@@ -22,6 +22,7 @@ a fit that reaches its step cap without the detector firing returns the capped r
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import torch
@@ -69,7 +70,7 @@ def resolve_rule(rule: str) -> str:
     return AUTO_RULE if rule == "auto" else rule
 
 
-class StopRule:
+class StopRule(ABC):
     """Base detector: follows a per-step criterion on the device, keeps the output at its minimum."""
 
     reason = "detected"
@@ -80,9 +81,9 @@ class StopRule:
         self.best_step: torch.Tensor | None = None
         self.best_output: torch.Tensor | None = None
 
+    @abstractmethod
     def criterion(self, step: int, output: torch.Tensor, heldout: torch.Tensor | None) -> torch.Tensor | None:
         """The value to minimise at ``step`` (a 0-d device tensor), or ``None`` while it is not yet defined."""
-        raise NotImplementedError
 
     @torch.no_grad()
     def observe(self, step: int, output: torch.Tensor, heldout: torch.Tensor | None) -> None:

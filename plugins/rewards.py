@@ -8,13 +8,14 @@ from nasdip.reward import Reward, mean_metric
 
 REWARDS = (
     Reward("psnr", lambda c: mean_metric(c.results, "psnr"),
-           "mean PSNR of the final restorations against the clean search images (default)", default=True),
+           "mean PSNR of the final restorations against the clean search images (default)", default=True,
+           unit="dB"),
     Reward("psnr-max", lambda c: mean_metric(c.results, "psnr_max"),
-           "mean of the best PSNR over iterations (an oracle, as the NAS-DIP release rewards)"),
+           "mean of the best PSNR over iterations (an oracle, as the NAS-DIP release rewards)", unit="dB"),
     Reward("ssim", lambda c: mean_metric(c.results, "ssim"), "mean SSIM of the final restorations"),
     Reward("holdout", lambda c: mean_metric(c.results, "holdout_psnr"),
            "mean PSNR of the held-out observed pixels at the returned step: no ground truth needed",
-           needs_clean=False, needs_holdout=True),
+           needs_clean=False, needs_holdout=True, unit="dB"),
 )
 
 

@@ -22,6 +22,7 @@ from nasdip.errors import NasdipError, UsageError
 from nasdip.files import is_user_file_error, os_error_message
 
 BUILTIN_COMMANDS: dict[str, str] = {
+    "analyze": "nasdip.cli.analyze:analyze_command",
     "archs": "nasdip.cli.archs:archs_command",
     "bench": "nasdip.cli.bench:bench_command",
     "compare": "nasdip.cli.compare:compare_command",

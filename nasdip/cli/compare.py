@@ -31,6 +31,9 @@ def compare_command(run_dirs: tuple[Path, ...], plot: Path | None, as_json: bool
         best = "-" if s["best_reward"] is None else f"{s['best_reward']:.3f}"
         click.echo(f"{Path(s['run_dir']).name[:28]:28} {s['searcher']:10} {s['task'][:18]:18} {s['trials']:>6} "
                    f"{s['failed']:>6} {best:>8} {s['seconds']:>8.0f}")
+        if s["rungs"] > 1:
+            click.echo(f"    evaluations per rung (cheapest first): {' '.join(map(str, s['per_rung']))}; "
+                       f"best at the top rung (the deployment fidelity)")
         for line in s["best_summary"][:1]:
             click.echo(f"    {line}")
     if plot is not None:

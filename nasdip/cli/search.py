@@ -53,6 +53,9 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
     if resume:
         if run_dir is None:
             raise UsageError("--resume needs --run-dir (the run to continue)")
+        from nasdip.search.rundir import RunDirectory
+
+        RunDirectory.open(run_dir)  # "not a search run directory" before anything else
         refuse_changes_on_resume()
     elif searcher is None or task_name is None:
         raise UsageError(f"{'--searcher' if searcher is None else '--task'} is required (unless --resume)")
@@ -206,6 +209,38 @@ def print_summary(summary, driver, run_dir: Path, as_json: bool) -> None:
     click.echo(f"  wrote {run_dir / 'best.json'} (use it with: nasdip restore --arch {run_dir / 'best.json'})")
 
 
+def schedule_options() -> list:
+    """``--schedule --eta --min-iters --max-iters --ladder-crops --ladder-widths``."""
+    return [
+        click.option("--schedule", type=click.Choice(SCHEDULES), default="none", show_default=True,
+                     help="Multi-fidelity schedule over a ladder of fidelities (steps from --min-iters to --max-iters "
+                          "by factors of --eta; --ladder-crops/--ladder-widths per rung)."),
+        click.option("--eta", type=click.IntRange(2), default=3, show_default=True,
+                     help="Promotion factor: the best 1/eta of a rung go up."),
+        click.option("--min-iters", type=click.IntRange(1), default=None,
+                     help=f"Steps at the cheapest rung (default {DEFAULT_LADDER[0]})."),
+        click.option("--max-iters", type=click.IntRange(1), default=None,
+                     help=f"Steps at the top rung, the deployment fidelity (default {DEFAULT_LADDER[1]})."),
+        click.option("--ladder-crops", type=IntList(), default=None,
+                     help="Crop side per rung, comma-separated (default: --crop at every rung)."),
+        click.option("--ladder-widths", type=IntList(), default=None,
+                     help="Network width per rung, comma-separated (default: --width at every rung)."),
+    ]
+
+
+def fidelity_options() -> list:
+    """``--iters --crop --width --lr``: how each candidate is fitted without a schedule."""
+    return [
+        click.option("--iters", type=click.IntRange(1), default=DEFAULT_FIDELITY.iters, show_default=True,
+                     help="Fitting steps per candidate."),
+        click.option("--crop", type=click.IntRange(8), default=DEFAULT_FIDELITY.crop, show_default=True,
+                     help="Side of the search crops."),
+        click.option("--width", type=click.IntRange(4), default=DEFAULT_FIDELITY.width, show_default=True,
+                     help="Network width of candidates."),
+        click.option("--lr", type=LEARNING_RATE, default=None, help="Adam learning rate."),
+    ]
+
+
 def search_command() -> click.Command:
     """The ``search`` command, with the options of every registered task."""
     path = click.Path(path_type=Path, file_okay=False)
@@ -222,26 +257,12 @@ def search_command() -> click.Command:
         click.option("--observed", is_flag=True,
                      help="--images holds degraded images (no clean versions): candidates are rewarded "
                           "without ground truth (default reward: holdout)."),
-        click.option("--budget", type=click.IntRange(1), default=None, help=f"Candidate evaluations (default {DEFAULT_BUDGET}); with a --schedule, candidates started."),
-        click.option("--schedule", type=click.Choice(SCHEDULES), default="none", show_default=True,
-                     help="Multi-fidelity schedule over a ladder of fidelities (steps from --min-iters to --max-iters "
-                          "by factors of --eta; --ladder-crops/--ladder-widths per rung)."),
-        click.option("--eta", type=click.IntRange(2), default=3, show_default=True,
-                     help="Promotion factor: the best 1/eta of a rung go up."),
-        click.option("--min-iters", type=click.IntRange(1), default=None,
-                     help=f"Steps at the cheapest rung (default {DEFAULT_LADDER[0]})."),
-        click.option("--max-iters", type=click.IntRange(1), default=None,
-                     help=f"Steps at the top rung, the deployment fidelity (default {DEFAULT_LADDER[1]})."),
-        click.option("--ladder-crops", type=IntList(), default=None,
-                     help="Crop side per rung, comma-separated (default: --crop at every rung)."),
-        click.option("--ladder-widths", type=IntList(), default=None,
-                     help="Network width per rung, comma-separated (default: --width at every rung)."),
+        click.option("--budget", type=click.IntRange(1), default=None,
+                     help=f"Candidate evaluations (default {DEFAULT_BUDGET}); with a --schedule, candidates started."),
+        *schedule_options(),
         click.option("--batch", type=click.IntRange(1), default=4, show_default=True,
                      help="Candidates proposed per round (evaluated concurrently by parallel executors)."),
-        click.option("--iters", type=click.IntRange(1), default=DEFAULT_FIDELITY.iters, show_default=True, help="Fitting steps per candidate."),
-        click.option("--crop", type=click.IntRange(8), default=DEFAULT_FIDELITY.crop, show_default=True, help="Side of the search crops."),
-        click.option("--width", type=click.IntRange(4), default=DEFAULT_FIDELITY.width, show_default=True, help="Network width of candidates."),
-        click.option("--lr", type=LEARNING_RATE, default=None, help="Adam learning rate."),
+        *fidelity_options(),
         stop_options,
         click.option("--reward", type=RegistryName("rewards"), default=None,
                      help=f"Reward (default: {registry.default_name('rewards')})."),

@@ -116,5 +116,9 @@ def evaluate(job: EvalJob) -> EvalOutcome:
         metrics.update(mean_metrics(results))
         metrics["per_image"] = {problem.name: result.metrics for problem, result in zip(problems, results, strict=True)}
         metrics["rollbacks"] = sum(result.rollbacks for result in results)
+        # Compute spent: fitting steps run, and steps x output pixels, over the search images.
+        metrics["steps"] = sum(result.iters for result in results)
+        metrics["step_pixels"] = sum(result.iters * result.output.shape[-2] * result.output.shape[-1]
+                                     for result in results)
     return EvalOutcome(job.trial, OK, reward=value, metrics=metrics, seconds=time.perf_counter() - start,
                        outputs=[result.output for result in results])

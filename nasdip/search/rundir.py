@@ -10,7 +10,8 @@
                          state right after planning it
     best.json            the best architecture so far (a normal architecture document)
     best_restoration.png the best architecture's restoration of the first search image
-    tb/                  TensorBoard events
+    events.out.tfevents.* TensorBoard events (the run directory is the TensorBoard run, named after it)
+    trials/NNNN/         TensorBoard HParams sessions, one per evaluated trial (written by the TensorBoard logger)
     .lock                held by the process running the search (its pid, host and start time inside)
 
 Every file but ``trials.jsonl`` is replaced atomically; a line of ``trials.jsonl`` cut short by a kill is ignored.
@@ -99,7 +100,8 @@ class RunDirectory:
 
     @property
     def logdir(self) -> Path:
-        return self.path / "tb"
+        """Where loggers write: the run directory itself, so TensorBoard names the run after it."""
+        return self.path
 
     # -- trials -----------------------------------------------------------------------------------
 

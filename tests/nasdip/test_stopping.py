@@ -167,7 +167,7 @@ def test_a_holdout_that_leaves_no_pixel_is_refused():
     task = registry.get("tasks", "denoise")()
     problem = builtin_problem(task, seed=0, crop=8)
     with pytest.raises(NasdipError, match="leaves no observed pixel out of 8x8"):
-        heldout_mask(task, problem, 0.001, 0)
+        heldout_mask(task, problem, 1e-4, 0)
 
 
 def test_check_stop_settings_accepts_iters_whatever_the_window():

@@ -109,3 +109,15 @@ def test_dehazing_is_a_search_task(tmp_path):
     problems = degrade_set(task, builtin_regions(32), settings.seed)
     hazy = sum(task.metrics(task.baseline(p), p.clean)["psnr"] for p in problems) / len(problems)
     assert summary.evaluated == 2 and summary.failed == 0 and summary.best_reward > hazy + 2.0
+
+
+def test_automatic_stopping_and_held_out_pixels_work_for_two_networks():
+    # Double-DIP takes part in stopping through the task API alone: its residual is the haze model's misfit.
+    task = dehaze()
+    problem = builtin_problem(task, seed=0, crop=32)
+    settings = task.settings().replace(iters=80, device="cpu", stop="holdout", holdout=0.1, stop_window=10,
+                                       stop_patience=30)
+    result = task.fit(problem, presets()["dip-skip"], NetConfig(width=8), settings)
+    assert result.stop_reason in ("detected", "cap") and 10 <= result.metrics["stop_step"] <= result.iters
+    assert len(result.heldout) == result.iters and all(v == v for v in result.heldout)  # finite, not NaN
+    assert 5 < result.metrics["holdout_psnr"] < 50 and "transmission" in result.extras

@@ -30,7 +30,7 @@ def test_mask_file_white_is_known(tmp_path):
     Image.fromarray(mask).save(tmp_path / "m.png")
     task = inpaint(mask=str(tmp_path / "m.png"))
     problem = task.observe(torch.rand(1, 3, 12, 16))
-    assert problem.mask.shape == (1, 1, 12, 16) and problem.mask[..., :4].all() and not problem.mask[..., 4:].any()
+    assert problem.extras["mask"].shape == (1, 1, 12, 16) and problem.extras["mask"][..., :4].all() and not problem.extras["mask"][..., 4:].any()
     assert torch.equal(problem.observation[..., 4:], torch.zeros(1, 3, 12, 12))
 
 
@@ -52,7 +52,7 @@ def test_an_rgb_file_holding_a_black_and_white_mask_is_accepted(tmp_path):
     rgb = np.full((12, 16, 3), 255, dtype=np.uint8)
     rgb[2:6, 3:9] = 0
     rgb[0, :5] = (255, 200, 255)  # 5 of 192 pixels tinted (JPEG-like noise) stay below the 5% tolerance
-    mask = inpaint(mask=rgb_mask_file(tmp_path / "m.png", rgb)).observe(torch.rand(1, 3, 12, 16)).mask
+    mask = inpaint(mask=rgb_mask_file(tmp_path / "m.png", rgb)).observe(torch.rand(1, 3, 12, 16)).extras["mask"]
     expected = torch.ones(1, 1, 12, 16)
     expected[..., 2:6, 3:9] = 0
     assert torch.equal(mask, expected)
@@ -87,9 +87,9 @@ def test_loss_ignores_missing_pixels():
     clean = torch.rand(1, 1, 32, 32)
     problem = task.degrade(clean, torch.Generator().manual_seed(0))
     corrupted = clean.clone()
-    corrupted[problem.mask.expand_as(clean) == 0] = 1.0
+    corrupted[problem.extras["mask"].expand_as(clean) == 0] = 1.0
     assert task.loss(corrupted, problem).item() == pytest.approx(0.0, abs=1e-12)
-    assert problem.mask.mean().item() == pytest.approx(0.5, abs=0.06)
+    assert problem.extras["mask"].mean().item() == pytest.approx(0.5, abs=0.06)
 
 
 def test_missing_pixels_are_recovered():
@@ -99,7 +99,7 @@ def test_missing_pixels_are_recovered():
     problem = builtin_problem(task, seed=0, crop=64)
     settings = task.settings().replace(iters=300, lr=0.01, device="cpu")
     result = task.fit(problem, presets()["dip-skip"], NetConfig(width=16), settings)
-    missing = (problem.mask == 0).expand_as(problem.clean)
+    missing = (problem.extras["mask"] == 0).expand_as(problem.clean)
     restored_missing = psnr(result.output[missing].view(1, 1, 1, -1), problem.clean[missing].view(1, 1, 1, -1))
     empty_missing = psnr(problem.observation[missing].view(1, 1, 1, -1), problem.clean[missing].view(1, 1, 1, -1))
     assert restored_missing.item() > empty_missing.item() + 12.0

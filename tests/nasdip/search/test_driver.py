@@ -238,11 +238,11 @@ def test_tensorboard_holds_the_search_tags(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     start_search(settings(searcher="rl", budget=4, batch=2), tmp_path / "run", None).run()
-    events = EventAccumulator(str(tmp_path / "run" / "tb"), size_guidance={"images": 0, "scalars": 0})
+    events = EventAccumulator(str(tmp_path / "run"), size_guidance={"images": 0, "scalars": 0})
     events.Reload()
     tags = events.Tags()
-    assert {"search/reward", "search/best_reward", "search/best_reward_vs_seconds", "searcher/rl/entropy",
-            "searcher/rl/baseline", "hparam/best_reward"} <= set(tags["scalars"])
+    assert {"search/psnr of each trial (dB)", "search/best psnr so far (dB)", "searcher/rl/entropy",
+            "searcher/rl/baseline"} <= set(tags["scalars"])
     assert "search/best_restoration" in tags["images"]
-    assert [event.step for event in events.Scalars("search/reward")] == [0, 1, 2, 3]
-    assert Path(tmp_path / "run" / "tb").is_dir()
+    assert [event.step for event in events.Scalars("search/psnr of each trial (dB)")] == [0, 1, 2, 3]
+    assert sorted(path.name for path in Path(tmp_path / "run" / "trials").iterdir()) == ["0000", "0001", "0002", "0003"]

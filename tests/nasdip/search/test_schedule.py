@@ -242,3 +242,20 @@ def test_darts_derived_architecture_goes_to_the_top(tmp_path, register_plugin):
 def test_job_is_plain_data():
     job = Job(Values().arch({"value": 3}), 1)
     assert job.rung == 1 and job.arch.choices == {"value": 3}
+
+
+def test_compare_judges_a_multi_fidelity_search_at_the_top_rung(tmp_path, register_plugin, runner):
+    from nasdip.cli import cli
+    from nasdip.search.compare import summarize_run
+
+    register_plugin(Synthetic(), "synthetic")
+    summary = start_search(settings(), tmp_path / "run", None).run()
+    row = summarize_run(tmp_path / "run")
+    assert row["rungs"] == 3 and row["per_rung"] == [18, 6, 2]
+    assert row["best_reward"] == summary.best_reward
+    top_rewards = [t["reward"] for t in lines(tmp_path / "run") if t["rung"] == 2]
+    assert row["best_reward"] == max(top_rewards)
+    curve = row["curve"]
+    assert curve[0]["best_reward"] is None and curve[-1]["best_reward"] == max(top_rewards)
+    text = runner.invoke(cli, ["compare", str(tmp_path / "run")]).output
+    assert "evaluations per rung (cheapest first): 18 6 2; best at the top rung" in text
