@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -180,7 +181,7 @@ def heldout_mask(task: Task, problem: Problem, fraction: float, seed: int) -> to
     return mask
 
 
-class FitTracker:
+class FitTracker(ABC):
     """The bookkeeping of one fit apart from its network and optimiser: the problem on the device, the noise input
     and its jitter, the held-out pixels, the output average, the divergence guard (set by the engine), the
     stopping rule, the per-step device buffers and the synchronisations. :class:`Fitter` fits one network with
@@ -246,9 +247,9 @@ class FitTracker:
             self.stopper.observe(self.steps, current, error)
         return current
 
+    @abstractmethod
     def clean_output(self) -> torch.Tensor:
         """The network's output on the jitter-free input (what a fit without an average returns)."""
-        raise NotImplementedError
 
     def due(self) -> bool:
         """Whether this step is a synchronisation point."""
