@@ -19,11 +19,19 @@ def bf16_supported(device: torch.device) -> bool:
     return False
 
 
-def resolve_precision(name: str, device: torch.device) -> str:
-    """``auto`` -> ``bf16`` where the device supports it natively (2-3× faster per step on CPU; final PSNR of
-    ``dip-skip`` within 0.1 dB of fp32 on average: benchmarks/speed.py and the README), else ``fp32``."""
+#: Below this much work per fitting step on a CPU (output pixels x network width) ``auto`` keeps fp32 even where
+#: bf16 is native: on a 2-core AVX-512 BF16 CPU a 64x64, width 16 step is 1.1-1.2x faster in fp32, 64x64 at width
+#: 32 takes the same time in both, and from 96x96 at width 32 up bf16 is 1.2-1.8x faster.
+BF16_MIN_WORK = 2**17
+
+
+def resolve_precision(name: str, device: torch.device, work: int | None = None) -> str:
+    """``auto`` -> ``bf16`` where the device supports it natively (on CPUs, for steps of at least
+    :data:`BF16_MIN_WORK` pixels x width; 2-3x faster per step at 128x128 and up, final PSNR of ``dip-skip`` within
+    0.1 dB of fp32 on average: benchmarks/speed.py and the README), else ``fp32``."""
     if name == "auto":
-        return "bf16" if bf16_supported(device) else "fp32"
+        small = device.type == "cpu" and work is not None and work < BF16_MIN_WORK
+        return "bf16" if bf16_supported(device) and not small else "fp32"
     return name
 
 

@@ -336,13 +336,19 @@ class FitTracker(ABC):
         return heldout_psnr(sum(finite) / len(finite)) if finite else math.nan
 
 
+def step_work(problem: Problem, config: NetConfig) -> int:
+    """A fitting step's size for the precision decision: output pixels x network width."""
+    height, width = problem.output_size
+    return height * width * config.width
+
+
 class Fitter(FitTracker):
     """One fit in progress: a network, its Adam optimiser and the fit's :class:`FitTracker`."""
 
     def __init__(self, task: Task, problem: Problem, arch: Arch, config: NetConfig, settings: FitSettings,
                  run: RunInfo | None = None, callbacks: tuple[Callback, ...] = ()) -> None:
         device = resolve_device(settings.device)
-        precision = resolve_precision(settings.precision, device)
+        precision = resolve_precision(settings.precision, device, step_work(problem, config))
         self.fast = precision == "bf16"
         holdout = heldout_mask(task, problem, settings.holdout, settings.seed)
         net = build_seeded(task, problem, arch, config, settings.seed, device)

@@ -26,7 +26,7 @@ from dataclasses import replace
 import torch
 
 from nasdip.device import resolve_device, resolve_precision
-from nasdip.fit import Callback, FitResult, FitSettings, FitTracker, build_seeded, heldout_mask
+from nasdip.fit import Callback, FitResult, FitSettings, FitTracker, build_seeded, heldout_mask, step_work
 from nasdip.guard import DivergenceGuard
 from nasdip.nn.packed import NotPackable, pack_networks
 from nasdip.packed_adam import MemberSnapshot, PackedAdam
@@ -34,6 +34,10 @@ from nasdip.task import Problem, Task
 
 #: Most fits packed into one network by default (memory grows with each).
 MAX_MEMBERS = 8
+#: Packing pays while a pack stays small: members x output pixels x network width at most this. Measured with
+#: ``benchmarks/packed.py`` on a 2-core CPU: at 64x64, width 16 packs of up to 8 gain 1.3-1.8x; at 128x128,
+#: width 32 a pack of 2 gains 1.05-1.2x and packs of 4 or 8 run slower than the fits one after another.
+PACK_WORK = 2**20
 
 
 class PackedMember(FitTracker):
@@ -57,7 +61,7 @@ class PackedFitter:
         first = settings[0]
         self.task, self.settings = task, first
         self.device = resolve_device(first.device)
-        self.precision = resolve_precision(first.precision, self.device)
+        self.precision = resolve_precision(first.precision, self.device, step_work(problems[0], config))
         self.fast = self.precision == "bf16"
         nets = [build_seeded(task, problem, arch, config, s.seed, self.device) for problem, s in zip(problems, settings,
                                                                                                      strict=True)]
@@ -160,6 +164,12 @@ def can_pack(task: Task) -> bool:
     return bool(getattr(task, "packable", False)) and getattr(type(task), "fit", None) is Task.fit
 
 
+def members_that_pay(problem: Problem, config) -> int:
+    """Most fits of ``problem``'s size worth packing together at ``config``'s width (:data:`PACK_WORK`)."""
+    height, width = problem.output_size
+    return max(1, PACK_WORK // (height * width * config.width))
+
+
 def pack_key(problem: Problem) -> tuple:
     """Problems with equal keys can be packed together."""
     return tuple(problem.output_size), problem.channels
@@ -184,8 +194,8 @@ def fit_many(task: Task, problems: Sequence[Problem], arch, config, settings: Se
              max_members: int = MAX_MEMBERS,
              on_start: Callable[[Sequence[int]], None] | None = None) -> list[FitResult | Exception]:
     """Fit every ``(problem, settings)`` pair with architecture ``arch``: packed in groups of at most
-    ``max_members`` where possible (``pack``), else one by one with ``task.fit``; ``on_start`` is told the
-    indices of each pack or single fit before it starts. Returns, in order, a result or the error of each fit (a
+    ``max_members`` (and :func:`members_that_pay`) where possible (``pack``), else one by one with ``task.fit``;
+    ``on_start`` is told the indices of each pack or single fit before it starts. Returns, in order, a result or the error of each fit (a
     :class:`nasdip.errors.NasdipError` propagates)."""
     runs = list(runs) if runs is not None else [None] * len(problems)
     outcomes: list[FitResult | Exception | None] = [None] * len(problems)
@@ -196,8 +206,9 @@ def fit_many(task: Task, problems: Sequence[Problem], arch, config, settings: Se
     else:
         groups = {(index,): [index] for index in range(len(problems))}
     for indices in groups.values():
-        for start in range(0, len(indices), max(1, max_members)):
-            chunk = indices[start : start + max(1, max_members)]
+        size = max(1, min(max_members, members_that_pay(problems[indices[0]], config)))
+        for start in range(0, len(indices), size):
+            chunk = indices[start : start + size]
             if len(chunk) > 1:
                 if on_start is not None:
                     on_start(chunk)

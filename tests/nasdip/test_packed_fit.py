@@ -134,6 +134,20 @@ def test_fit_many_packs_what_it_can_and_fits_the_rest_alone(monkeypatch):
     assert packs == [[0], [1], [2], [3]]
 
 
+def test_packs_stay_as_small_as_pays(monkeypatch):
+    import nasdip.packed_fit as packed_fit
+
+    task = registry.get("tasks", "denoise")()
+    problem = builtin_problem(task, 0, 32)
+    assert packed_fit.members_that_pay(problem, NARROW) == 2**20 // (32 * 32 * 8)
+    assert packed_fit.members_that_pay(problem, NetConfig(width=2048)) == 1
+    monkeypatch.setattr(packed_fit, "PACK_WORK", 3 * 32 * 32 * 8)
+    settings = [task.settings().replace(iters=2, device="cpu", precision="fp32", seed=s) for s in range(5)]
+    packs = []
+    fit_many(task, [problem] * 5, presets()["dip-skip"], NARROW, settings, on_start=packs.append)
+    assert packs == [[0, 1, 2], [3, 4]]
+
+
 def test_tasks_that_fit_their_own_way_are_not_packed(monkeypatch):
     assert can_pack(registry.get("tasks", "sr")()) and MAX_MEMBERS >= 4
     assert not can_pack(registry.get("tasks", "dehaze")())  # two generators: packable = False

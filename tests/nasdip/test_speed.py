@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from nasdip import registry
 from nasdip.catalog import presets
 from nasdip.cli import cli
-from nasdip.device import bf16_supported, resolve_precision
+from nasdip.device import BF16_MIN_WORK, bf16_supported, resolve_precision
 from nasdip.nn.cell import GroupedConv2d, Interpolate, use_native_interpolation
 from nasdip.nn.config import NetConfig
 from nasdip.problems import builtin_problem
@@ -48,6 +48,10 @@ def test_precision_resolution():
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
     assert resolve_precision("auto", cpu) == ("bf16" if bf16_supported(cpu) else "fp32")
+    native = "bf16" if bf16_supported(cpu) else "fp32"
+    assert resolve_precision("auto", cpu, work=BF16_MIN_WORK) == native
+    assert resolve_precision("auto", cpu, work=64 * 64 * 16) == "fp32"  # small steps run faster in fp32
+    assert resolve_precision("bf16", cpu, work=1) == "bf16"
 
 
 def test_both_loops_are_timed():
