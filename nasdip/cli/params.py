@@ -46,6 +46,10 @@ class FiniteFloat(click.FloatRange):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return super().convert(number, param, ctx)
 
+    def _describe_range(self) -> str:
+        # click describes an unbounded range as "x<=None"; there is nothing to describe.
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
 
 #: Largest seed: every random generator nasdip seeds (torch's, Python's) takes 0 .. 2**63 - 1.
 MAX_SEED = 2**63 - 1

@@ -56,3 +56,9 @@ def test_max_seed_seeds_every_generator():
 
     torch.Generator().manual_seed(MAX_SEED + 1000 * 99)  # benchmarks and searches offset the seed per image
     random.Random(MAX_SEED)
+
+
+def test_help_describes_only_real_bounds():
+    help_text = " ".join(CliRunner().invoke(probe, ["--help"]).output.split())
+    assert "--lr NUMBER [x>0]" in help_text
+    assert "None" not in help_text
