@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,22 +66,49 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
     run_dir = run_dir or Path("runs") / f"{searcher}-{task_name}-seed{options['seed']}"
     check_output_dirs(run_dir=run_dir)
     bar = TrialProgress(budget, searcher, quiet)
-    if resume:
-        driver = resume_search(run_dir, bar.on_trial, budget)
-    else:
-        settings = settings_from_options(searcher, task_name, budget, options)
-        driver = start_search(settings, run_dir, options["images"], bar.on_trial)
-    bar.start(driver.settings.budget if driver.settings.schedule == "none" else None, driver.evaluated)
-    try:
-        summary = driver.run()
-    except KeyboardInterrupt:
-        bar.close()
-        click.echo(f"interrupted after {len(driver.trials)} trials; continue with: "
-                   f"nasdip search --resume --run-dir {run_dir}", err=True)
-        sys.exit(130)
-    finally:
-        bar.close()
+    with remembered_interrupt(bar.on_trial) as on_trial:
+        if resume:
+            driver = resume_search(run_dir, on_trial, budget)
+        else:
+            settings = settings_from_options(searcher, task_name, budget, options)
+            driver = start_search(settings, run_dir, options["images"], on_trial)
+        bar.start(driver.settings.budget if driver.settings.schedule == "none" else None, driver.evaluated)
+        try:
+            summary = driver.run()
+        except KeyboardInterrupt:
+            bar.close()
+            click.echo(f"interrupted after {len(driver.trials)} trials; continue with: "
+                       f"nasdip search --resume --run-dir {run_dir}", err=True)
+            sys.exit(130)
+        finally:
+            bar.close()
     print_summary(summary, driver, run_dir, as_json)
+
+
+@contextlib.contextmanager
+def remembered_interrupt(on_trial: Callable) -> Iterator[Callable]:
+    """A trial callback that raises :class:`KeyboardInterrupt` after the trial in progress is recorded if Ctrl-C
+    came: Python drops a KeyboardInterrupt that lands in a finaliser or a callback whose errors it ignores, and a
+    search must still stop."""
+    interrupted = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        interrupted.set()
+        signal.default_int_handler(signum, frame)
+
+    def checked(trial: Any) -> None:
+        on_trial(trial)
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield on_trial
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield checked
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 #: Steps at the cheapest and the top rung of a ladder when --min-iters/--max-iters are not given.

@@ -191,3 +191,24 @@ def test_a_search_where_every_trial_failed_exits_non_zero(runner, tmp_path, regi
     assert result.exit_code == 1
     assert "Error: every candidate failed (2 evaluations); the errors are in" in result.output
     assert all("no reward today" in trial["error"] for trial in records(tmp_path / "run"))
+
+
+def test_a_swallowed_ctrl_c_still_stops_the_search_after_the_trial():
+    import contextlib
+    import os
+    import signal
+
+    import pytest
+
+    from nasdip.cli.search import remembered_interrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    seen = []
+    with remembered_interrupt(seen.append) as on_trial:
+        on_trial("first")  # no interrupt yet
+        with contextlib.suppress(KeyboardInterrupt):  # as Python does when the interrupt lands in a finaliser
+            os.kill(os.getpid(), signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            on_trial("second")
+    assert seen == ["first", "second"]
+    assert signal.getsignal(signal.SIGINT) is before
