@@ -31,6 +31,16 @@ class OutputAverage:
             self.value.mul_(self.weight).add_(current, alpha=1.0 - self.weight)
         return self.value
 
+    def save(self, saved: torch.Tensor | None) -> torch.Tensor | None:
+        """A copy of the average (``None`` while there is none), written into ``saved`` when it exists."""
+        if self.value is None:
+            return None
+        return self.value.clone() if saved is None else saved.copy_(self.value)
+
+    def restore(self, saved: torch.Tensor | None) -> None:
+        """Return to a copy made by :meth:`save`."""
+        self.value = None if saved is None else saved.clone()
+
 
 class Snapshot:
     """Device-side copy of parameters, optimiser state and output average (refreshed in place)."""
@@ -54,13 +64,7 @@ class Snapshot:
                     kept[key].copy_(value)
                 else:
                     kept[key] = value.detach().clone() if torch.is_tensor(value) else value
-        live = self.average.value
-        if live is None:
-            self.saved_average = None
-        elif self.saved_average is None:
-            self.saved_average = live.clone()
-        else:
-            self.saved_average.copy_(live)
+        self.saved_average = self.average.save(self.saved_average)
 
     @torch.no_grad()
     def restore(self) -> None:
@@ -69,7 +73,7 @@ class Snapshot:
         for kept, param in zip(self.saved_state, self.params, strict=True):
             self.optimizer.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in kept.items()}
         # An average saved before it existed restarts from the next output rather than keeping a diverged one.
-        self.average.value = None if self.saved_average is None else self.saved_average.clone()
+        self.average.restore(self.saved_average)
 
 
 class DivergenceGuard:

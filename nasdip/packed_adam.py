@@ -93,17 +93,11 @@ class MemberSnapshot:
         for saved, buffer in zip(self.saved, self._buffers(), strict=True):
             torch.index_select(buffer, 0, self.index, out=saved)
         self.saved_count.copy_(self.optimizer.counts[self.member])
-        live = self.average.value
-        if live is None:
-            self.saved_average = None
-        elif self.saved_average is None:
-            self.saved_average = live.clone()
-        else:
-            self.saved_average.copy_(live)
+        self.saved_average = self.average.save(self.saved_average)
 
     @torch.no_grad()
     def restore(self) -> None:
         for saved, buffer in zip(self.saved, self._buffers(), strict=True):
             buffer.index_copy_(0, self.index, saved)
         self.optimizer.counts[self.member] = self.saved_count
-        self.average.value = None if self.saved_average is None else self.saved_average.clone()
+        self.average.restore(self.saved_average)

@@ -138,14 +138,8 @@ class PackedSkipLevel(SkipLevel):
 
     members = 1
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.down(x)
-        if self.deeper is not None:
-            y = self.deeper(y)
-        y = self.up(y)
-        if self.skip is not None:
-            y = cat_members([self.skip(x), y], self.members)
-        return self.merge(y)
+    def join(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        return cat_members(tensors, self.members)
 
 
 class PackedSplitStackSum(SplitStackSum):

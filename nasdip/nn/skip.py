@@ -41,8 +41,12 @@ class SkipLevel(nn.Module):
             y = self.deeper(y)
         y = self.up(y)
         if self.skip is not None:
-            y = torch.cat([self.skip(x), y], dim=1)
+            y = self.join([self.skip(x), y])
         return self.merge(y)
+
+    def join(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        """Concatenate the skip branch and the upsampled path along the channels."""
+        return torch.cat(tensors, dim=1)
 
 
 class SkipNet(nn.Module):
