@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from nasdip.cli.fit_options import check_output_dirs, fit_options, settings_from, stop_values
-from nasdip.cli.params import RegistryName
+from nasdip.cli.params import SEED_COUNT, RegistryName
 from nasdip.cli.plugin_options import build_command, pop_task_values, task_options
 from nasdip.cli.progress import FitProgress
 
@@ -143,6 +143,6 @@ def bench_command() -> click.Command:
                      help="Write TensorBoard curves and images here."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
-        click.option("--seeds", type=click.IntRange(1, 64), default=1, show_default=True,
+        click.option("--seeds", type=SEED_COUNT, default=1, show_default=True,
                      help="Restore every image with this many fits (seeds --seed onwards) and score their average."),
     ])

@@ -55,5 +55,7 @@ class FiniteFloat(click.FloatRange):
 MAX_SEED = 2**63 - 1
 #: A seed option's type: an integer in 0 .. 2**63 - 1.
 SEED = click.IntRange(0, MAX_SEED)
+#: A ``--seeds`` option's type: how many fits from consecutive seeds to average (1 .. 64).
+SEED_COUNT = click.IntRange(1, 64)
 #: A learning rate's type: a finite number above zero.
 LEARNING_RATE = FiniteFloat(min=0, min_open=True)

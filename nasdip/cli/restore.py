@@ -9,12 +9,9 @@ from typing import Any
 import click
 
 from nasdip.cli.fit_options import check_output_dirs, fit_options, settings_from, stop_values
-from nasdip.cli.params import RegistryName
+from nasdip.cli.params import SEED_COUNT, RegistryName
 from nasdip.cli.plugin_options import build_command, pop_task_values, task_options
 from nasdip.cli.progress import FitProgress
-
-#: Most fits ``--seeds`` averages.
-MAX_SEEDS = 64
 
 
 def _format(value: float | None, digits: int = 2) -> str:
@@ -128,6 +125,6 @@ def restore_command() -> click.Command:
         click.option("--quiet", is_flag=True, help="No progress bar."),
         click.option("--tile", type=click.IntRange(16), default=None,
                      help="Restore overlapping TILE x TILE windows of the image separately (for large images)."),
-        click.option("--seeds", type=click.IntRange(1, MAX_SEEDS), default=1, show_default=True,
+        click.option("--seeds", type=SEED_COUNT, default=1, show_default=True,
                      help="Average the restorations of this many fits (seeds --seed onwards), fitted together."),
     ])
