@@ -18,6 +18,7 @@ import re
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,16 +120,7 @@ def time_plain(task: Task, problem: Problem, arch: Arch, config: NetConfig, sett
         optimizer.step()
 
     reset_peak_memory(device)
-    for _ in range(warmup):
-        step()
-    samples = []
-    for _ in range(windows):
-        start = time.perf_counter()
-        for _ in range(window):
-            step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        samples.append((time.perf_counter() - start) / window)
+    samples = time_windows(step, device, warmup, windows, window)
     return StepTiming("plain fp32", "fp32", samples, peak_memory(device))
 
 
@@ -186,15 +178,22 @@ def time_stepper(stepper, device: torch.device, warmup: int, windows: int, windo
         if stepper.due():
             stepper.synchronise()
 
+    return time_windows(advance, device, warmup, windows, window)
+
+
+def time_windows(step: Callable[[], None], device: torch.device, warmup: int, windows: int,
+                 window: int) -> list[float]:
+    """Per-step seconds of ``step`` over ``windows`` windows of ``window`` steps after ``warmup`` steps (the
+    device synchronised around each window)."""
     for _ in range(warmup):
-        advance()
+        step()
     samples = []
     for _ in range(windows):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         start = time.perf_counter()
         for _ in range(window):
-            advance()
+            step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         samples.append((time.perf_counter() - start) / window)
