@@ -11,7 +11,8 @@ output (for several windows). From one trajectory the table gives: the PSNR at t
 (what ``--stop auto`` returns: the same trajectory up to that step), at the README's fixed counts (the jittered
 output at that step), at the cap, and the oracle maximum. ``--analyze`` replays saved curves under other
 detector settings without fitting again. ``--images search`` fits the search images instead of the
-evaluation sets (calibrate the detector there, never on the evaluation images).
+evaluation sets (calibrate the detector there, never on the evaluation images). Curves already saved in
+``--curves`` are kept and not fitted again, so a run resumes and runs with other ``--arch`` add to the file.
 """
 
 from __future__ import annotations
@@ -123,7 +124,10 @@ def images_for(task: str, which: str) -> list[Path]:
 
 
 def run(args) -> list[dict]:
-    curves = []
+    """Record every (task, arch, image) curve not yet in ``--curves`` (which keeps the curves of earlier runs)."""
+    saved = Path(args.curves) if args.curves else None
+    curves = json.loads(saved.read_text())["curves"] if saved is not None and saved.exists() else []
+    done = {(c["task"], c["arch"], c["image"]) for c in curves}
     for task_name in args.task:
         task = registry.get("tasks", task_name)(**TASK_OPTIONS[task_name])
         paths = images_for(task_name, args.images)[: args.max_images]
@@ -134,13 +138,17 @@ def run(args) -> list[dict]:
         for arch_name in args.arch or ("dip-skip", PRESETS[task_name]):
             arch = resolve_arch(arch_name)
             for problem in problems:
+                if (task_name, arch_name, problem.name) in done:
+                    continue
                 curve = record(task, problem, arch, args)
                 curves.append({"task": task_name, "arch": arch_name, "image": problem.name, **curve})
                 best = max(v for v in curve["psnr"] if math.isfinite(v))
                 print(f"  {task_name} {arch_name} {problem.name}: {curve['seconds']:.0f} s, oracle {best:.2f} dB",
                       file=sys.stderr, flush=True)
-                if args.curves:
-                    Path(args.curves).write_text(json.dumps({"args": vars(args), "curves": curves}))
+                if saved is not None:
+                    partial = saved.with_suffix(".partial")
+                    partial.write_text(json.dumps({"args": vars(args), "curves": curves}))
+                    partial.replace(saved)  # never a half-written file
     return curves
 
 
