@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from nasdip import registry
+from nasdip.arch import Arch
 from nasdip.catalog import resolve_arch
 from nasdip.fit import FitSettings
 from nasdip.imageio import crop_square, list_images, load_image
@@ -75,10 +76,29 @@ def search(args, searcher: str, search_images: Path) -> dict:
             "deployment_seconds": statistics.fmean(t.seconds for t in top) if top else float("nan")}
 
 
-def validate(args, label: str, arch_spec, cache: dict) -> list[float]:
+class ValidationCache:
+    """Validation PSNRs per label in a JSON file that several runs of this script may share (merged on write)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> dict:
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def get(self, label: str) -> list[float] | None:
+        return self.read().get(label)
+
+    def put(self, label: str, values: list[float]) -> None:
+        merged = {**self.read(), label: values}
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(merged))
+        partial.replace(self.path)
+
+
+def validate(args, label: str, arch_spec, cache: ValidationCache) -> list[float]:
     """PSNR of each validation image restored with ``arch_spec`` at the deployment fidelity (cached)."""
-    if label in cache:
-        return cache[label]
+    if (cached := cache.get(label)) is not None:
+        return cached
     task = registry.get("tasks", args.task)(**TASK_OPTIONS[args.task])
     deploy = parse(args.deploy)
     cleans = [(p.stem, crop_square(load_image(p)[0], deploy.crop)) for p in list_images(VALIDATION[args.task])]
@@ -91,7 +111,7 @@ def validate(args, label: str, arch_spec, cache: dict) -> list[float]:
         values.append(result.metrics["psnr"])
         print(f"  validation {label} {problem.name}: {values[-1]:.2f} dB (step {result.metrics['stop_step']}, "
               f"{result.seconds:.0f} s)", file=sys.stderr, flush=True)
-    cache[label] = values
+    cache.put(label, values)
     return values
 
 
@@ -111,6 +131,8 @@ def main() -> None:
     parser.add_argument("--executor", default="process")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None, help="default runs/search-quality-<task>")
+    parser.add_argument("--skip-references", action="store_true",
+                        help="validate only the found architectures (another run of this script does the references)")
     args = parser.parse_args()
     args.out = args.out or f"runs/search-quality-{args.task}"
     out = Path(args.out)
@@ -120,26 +142,23 @@ def main() -> None:
         images.mkdir()
         for path in list_images(DATA / "search")[: args.search_images]:
             (images / path.name).symlink_to(path)
-    cache_path = out / "validation.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    cache = ValidationCache(out / "validation.json")
     rows = []
     for reference in ("dip-skip", PRESET[args.task]):
-        rows.append({"arch": reference, "psnr": validate(args, reference, reference, cache)})
-        cache_path.write_text(json.dumps(cache))
+        psnr = cache.get(reference) if args.skip_references else validate(args, reference, reference, cache)
+        if psnr is not None:
+            rows.append({"arch": reference, "psnr": psnr})
     searches = []
     for searcher in args.searcher or ("random", "evolution", "rl"):
         found = search(args, searcher, images)
         searches.append(found)
-        from nasdip.arch import Arch
-
         rows.append({"arch": f"found by {searcher}",
                      "psnr": validate(args, f"found-{searcher}", Arch.from_dict(found["best"]), cache)})
-        cache_path.write_text(json.dumps(cache))
     report(args, rows, searches)
 
 
 def report(args, rows: list[dict], searches: list[dict]) -> None:
-    dip = statistics.fmean(rows[0]["psnr"])
+    dip = next((statistics.fmean(row["psnr"]) for row in rows if row["arch"] == "dip-skip"), float("nan"))
     print(f"{args.task}: validation {VALIDATION[args.task].name}, deployment {args.deploy} with --stop auto "
           f"(PSNR of the returned restoration; no oracle); search {args.schedule} eta {args.eta} ladder {args.ladder}, "
           f"budget {args.budget}, {args.search_images} search images")
