@@ -1,12 +1,12 @@
 """Seconds per fitting step, nasdip's engine against the straightforward float32 loop, and bf16 quality.
 
     python benchmarks/speed.py [--arch dip-skip --arch nasdip-sr ...] [--size 128 --size 256] [--width 128]
-                               [--device auto] [--quality] [--quality-iters 1000]
+                               [--device auto] [--precision fp32] [--compile] [--quality] [--quality-iters 1000]
                                [--task denoise|sr|inpaint] [--quality-seeds 2]
 
 Speed: for each architecture and size, the plain loop (float32, eager, contiguous, F.interpolate, a host PSNR
 every step, as DIP's code runs) and nasdip's engine (precision auto), in this process, on crops of the built-in
-photo. Quality (--quality): final PSNR on centre crops of the task's real images in ../shared/data (or the
+photo; --compile adds the engine under torch.compile (compilation is part of the warm-up). Quality (--quality): final PSNR on centre crops of the task's real images in ../shared/data (or the
 built-in photo when absent), fp32 and bf16 fits paired by seed, the mean difference with its standard error,
 and the seed-to-seed spread of fp32 for scale.
 """
@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", help="Precision of nasdip's engine (auto, fp32, bf16).")
     parser.add_argument("--task", default="denoise")
+    parser.add_argument("--compile", action="store_true", help="Also time nasdip's engine under torch.compile.")
     parser.add_argument("--quality", action="store_true")
     parser.add_argument("--quality-iters", type=int, default=1000)
     parser.add_argument("--quality-crop", type=int, default=96)
@@ -98,7 +99,8 @@ def main() -> None:
         return
     config = NetConfig(width=args.width)
     settings = task.settings().replace(device=args.device, precision=args.precision)
-    rows = speed_rows(task, [resolve_arch(a) for a in args.arch], config, settings, args.size or [128, 256])
+    rows = speed_rows(task, [resolve_arch(a) for a in args.arch], config, settings, args.size or [128, 256],
+                      compiled=args.compile)
     for line in format_speed_rows(task, config, rows):
         print(line)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -70,6 +71,9 @@ class FitSettings:
         precision: ``fp32``, ``bf16`` (autocast and channels-last; output head, loss and grouped convolutions on
             CPUs stay fp32) or ``auto`` (bf16 where the device computes it natively, see
             :func:`nasdip.device.resolve_precision`).
+        compile: run the network through ``torch.compile`` (normalisation, activation and padding fused around the
+            convolutions; pays after some hundred steps at 256x256, see the README). Falls back to eager
+            execution, with a warning, when compiling fails; packed fits stay eager.
     """
 
     iters: int = 2000
@@ -87,6 +91,7 @@ class FitSettings:
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.iters < 1:
@@ -133,7 +138,8 @@ class FitResult:
     ``holdout_psnr`` (their error at that step, in dB) need no ground truth. ``stop_reason`` is ``iters`` (a
     fixed number of steps), ``detected`` (a detector fired), ``cap`` (it did not fire before ``iters``) or
     ``callback`` (a callback stopped the fit). ``packed`` is the number of fits computed together in one packed
-    network (:mod:`nasdip.packed_fit`; ``seconds`` is then the pack's wall time shared equally).
+    network (:mod:`nasdip.packed_fit`; ``seconds`` is then the pack's wall time shared equally). ``compiled``:
+    the network ran through ``torch.compile`` (``FitSettings.compile`` and compilation succeeded).
     """
 
     output: torch.Tensor
@@ -150,6 +156,7 @@ class FitResult:
     stop_reason: str = "iters"
     heldout: list[float] = field(default_factory=list)
     packed: int = 1
+    compiled: bool = False
 
 
 class FitDiverged(NasdipError):
@@ -188,6 +195,7 @@ class FitTracker(ABC):
     one tracker; :mod:`nasdip.packed_fit` keeps one tracker per member of a packed network."""
 
     guard: DivergenceGuard
+    compiled = False
 
     def __init__(self, task: Task, problem: Problem, settings: FitSettings, device: torch.device, precision: str,
                  depth: int, holdout: torch.Tensor | None, run: RunInfo | None = None,
@@ -326,7 +334,8 @@ class FitTracker(ABC):
                          losses=self.losses[: self.steps].tolist(), scores=scores, iters=self.steps, seconds=seconds,
                          rollbacks=self.guard.rollbacks, settings=self.settings, device=str(self.device),
                          extras={name: image.detach().float().cpu() for name, image in extras.items()},
-                         precision=self.precision, stop_reason=self.stop_reason, heldout=heldout)
+                         precision=self.precision, stop_reason=self.stop_reason, heldout=heldout,
+                         compiled=self.compiled)
 
     def _heldout_at(self, step: int, heldout: list[float]) -> float:
         """The held-out PSNR of the returned step, averaged over the detector's window (less noisy than one
@@ -357,20 +366,41 @@ class Fitter(FitTracker):
         if self.fast:
             net, self.z = net.to(memory_format=torch.channels_last), self.z.contiguous(memory_format=torch.channels_last)
         self.net = net
+        self.compiled = settings.compile
+        self.network = torch.compile(net, dynamic=False) if settings.compile else net
         params = [p for p in net.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=settings.lr)
         self.guard = DivergenceGuard(Snapshot(params, self.optimizer, self.average), settings.guard_db)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, network: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.fast):
-            return self.net(z).float()
+            return (network or self.network)(z).float()
 
     def clean_output(self) -> torch.Tensor:
-        return self.forward(self.z)
+        return self.forward(self.z, self.net)  # eager: one evaluation is not worth a compiled inference graph
 
     def step(self) -> torch.Tensor:
         """One optimisation step; everything stays on the device. Returns the step's reported output (the
         average when there is one)."""
+        if self.steps == 0 and self.compiled:
+            return self._first_compiled_step()
+        return self._step()
+
+    def _first_compiled_step(self) -> torch.Tensor:
+        """The first step compiles the network; if compiling fails, the fit continues eagerly from the same
+        state (parameters and jitter untouched)."""
+        jitter = self.generator.get_state()
+        try:
+            return self._step()
+        except Exception as error:  # any compiler failure: the eager network still works
+            warnings.warn(f"torch.compile failed ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
+                          "fitting without it", RuntimeWarning, stacklevel=3)
+            self.network, self.compiled = self.net, False
+            self.generator.set_state(jitter)
+            self.optimizer.zero_grad(set_to_none=True)
+            return self._step()
+
+    def _step(self) -> torch.Tensor:
         output = self.forward(self.jittered())
         loss = self.loss(output)
         self.optimizer.zero_grad(set_to_none=True)

@@ -92,7 +92,8 @@ def report(task: Task, problem: Problem, arch: Arch, config: NetConfig, settings
         "iters": result.iters, "stop": settings.stop, "stop_reason": result.stop_reason,
         "seconds": round(result.seconds, 3),
         "seconds_per_step": round(result.seconds / max(result.iters, 1), 5), "rollbacks": result.rollbacks,
-        "seed": settings.seed, "device": result.device, "precision": result.precision, "width": config.width,
+        "seed": settings.seed, "device": result.device, "precision": result.precision,
+        "compiled": result.compiled, "width": config.width,
         "seeds": seeds,
     }
     if problem.clean is not None:

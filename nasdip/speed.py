@@ -124,8 +124,10 @@ def time_plain(task: Task, problem: Problem, arch: Arch, config: NetConfig, sett
     return StepTiming("plain fp32", "fp32", samples, peak_memory(device))
 
 
-def speed_rows(task: Task, archs: list[Arch], config: NetConfig, settings: FitSettings, sizes) -> list[dict]:
-    """Plain and nasdip timings for every arch at every size, on centre crops of the built-in photo."""
+def speed_rows(task: Task, archs: list[Arch], config: NetConfig, settings: FitSettings, sizes,
+               compiled: bool = False) -> list[dict]:
+    """Plain and nasdip timings for every arch at every size, on centre crops of the built-in photo; with
+    ``compiled``, nasdip's engine is also timed with ``torch.compile`` (its compilation in the warm-up)."""
     from nasdip.problems import builtin_problem
 
     rows = []
@@ -133,23 +135,35 @@ def speed_rows(task: Task, archs: list[Arch], config: NetConfig, settings: FitSe
         problem = builtin_problem(task, settings.seed, size)
         for arch in archs:
             plain = time_plain(task, problem, arch, config, settings)
-            fast = time_engine(task, problem, arch, config, settings)
-            rows.append({"arch": arch.label, "size": size, "width": config.width, "plain": plain.to_dict(),
-                         "nasdip": fast.to_dict(), "speedup": plain.median / fast.median})
+            fast = time_engine(task, problem, arch, config, settings.replace(compile=False))
+            row = {"arch": arch.label, "size": size, "width": config.width, "plain": plain.to_dict(),
+                   "nasdip": fast.to_dict(), "speedup": plain.median / fast.median}
+            if compiled:
+                faster = time_engine(task, problem, arch, config, settings.replace(compile=True))
+                row.update(compiled=faster.to_dict(), compiled_speedup=plain.median / faster.median)
+            rows.append(row)
     return rows
 
 
 def format_speed_rows(task: Task, config: NetConfig, rows: list[dict]) -> list[str]:
     """A text table of :func:`speed_rows`."""
+    compiled = any("compiled" in row for row in rows)
     lines = [f"seconds per fitting step, {task.describe()}, width {config.width} (median of 5 windows of 5 steps "
              f"after warm-up; min-max in brackets)",
-             f"  {'arch':18} {'size':>5} {'plain fp32':>22} {'nasdip':>28} {'speed-up':>9} {'peak MiB':>9}"]
+             f"  {'arch':18} {'size':>5} {'plain fp32':>22} {'nasdip':>28} {'speed-up':>9} {'peak MiB':>9}"
+             + (f" {'nasdip compiled':>28} {'speed-up':>9}" if compiled else "")]
     for row in rows:
         plain, fast = row["plain"], row["nasdip"]
-        lines.append(f"  {row['arch']:18} {row['size']:>5} {plain['median_s']:>8.3f} [{plain['min_s']:.3f}-"
-                     f"{plain['max_s']:.3f}] {fast['precision']:>5} {fast['median_s']:>8.3f} [{fast['min_s']:.3f}-"
-                     f"{fast['max_s']:.3f}] {row['speedup']:>8.2f}x {fast['peak_bytes'] / 2**20:>9.0f}")
+        line = (f"  {row['arch']:18} {row['size']:>5} {_timing(plain)} {fast['precision']:>5} {_timing(fast)} "
+                f"{row['speedup']:>8.2f}x {fast['peak_bytes'] / 2**20:>9.0f}")
+        if "compiled" in row:
+            line += f" {row['compiled']['precision']:>5} {_timing(row['compiled'])} {row['compiled_speedup']:>8.2f}x"
+        lines.append(line)
     return lines
+
+
+def _timing(timing: dict) -> str:
+    return f"{timing['median_s']:>8.3f} [{timing['min_s']:.3f}-{timing['max_s']:.3f}]"
 
 
 def machine_description(device: torch.device) -> str:

@@ -20,7 +20,7 @@ ORACLE_NOTE = ("* max: the best score over all iterations against the ground tru
 
 def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, sizes: tuple[int, ...],
                       arch_specs: tuple[str, ...], crop: int | None, iters: int | None, lr: float | None, seed: int,
-                      device: str, precision: str, width: int, out_dir: Path | None, logdir: Path | None,
+                      device: str, precision: str, compile_net: bool, width: int, out_dir: Path | None, logdir: Path | None,
                       as_json: bool, quiet: bool, seeds: int, **task_values: Any) -> None:
     """Benchmark architectures on clean images degraded by the task: PSNR, oracle max PSNR, SSIM, seconds."""
     from nasdip import registry
@@ -30,7 +30,8 @@ def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, size
 
     task = registry.get("tasks", task_name)(**pop_task_values(task_name, task_values))
     archs = [resolve_arch(spec) for spec in arch_specs or task.reference_specs()]
-    settings = settings_from(task.settings(), iters, lr, seed, device, precision, **stop_values(task_values))
+    settings = settings_from(task.settings(), iters, lr, seed, device, precision, compile_net,
+                             **stop_values(task_values))
     config = NetConfig(width=width)
     if speed:
         speed_report(task, archs, config, settings, sizes or (128, 256), as_json)
@@ -114,7 +115,7 @@ def speed_report(task, archs, config, settings, sizes, as_json: bool) -> None:
     """Print per-step timings of nasdip's engine and the plain loop for each arch and size (or JSON)."""
     from nasdip.speed import format_speed_rows, speed_rows
 
-    rows = speed_rows(task, archs, config, settings, sizes)
+    rows = speed_rows(task, archs, config, settings, sizes, compiled=settings.compile)
     if as_json:
         click.echo(json.dumps({"task": task.name, "device": settings.device, "rows": rows}))
         return

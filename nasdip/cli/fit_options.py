@@ -1,4 +1,4 @@
-"""Options shared by every command that fits networks: steps, learning rate, seed, device, precision, width."""
+"""Options shared by every command that fits networks: steps, learning rate, seed, device, precision, width..."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from nasdip.stopping import AUTO_RULE, STOP_RULES
 
 
 def fit_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``--iters --lr --seed --device --precision --width`` (``None`` = the task's default)."""
+    """``--iters --lr --seed --device --precision --compile --width`` (``None`` = the task's default)."""
     options = [
         click.option("--iters", type=click.IntRange(1), default=None, help="Fitting steps (default: the task's)."),
         click.option("--lr", type=LEARNING_RATE, default=None,
@@ -25,6 +25,9 @@ def fit_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
         click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
                      help="bf16: autocast and channels-last; auto: bf16 where the device computes it natively."),
+        click.option("--compile", "compile_net", is_flag=True,
+                     help="Run the network through torch.compile: faster steps after a one-off compilation (about a "
+                          "minute at 256x256); for long fits."),
         click.option("--width", type=click.IntRange(4), default=128, show_default=True,
                      help="Channels at every level of the network (128 in the paper)."),
     ]
@@ -64,9 +67,10 @@ def stop_values(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def settings_from(base: FitSettings, iters: int | None, lr: float | None, seed: int, device: str,
-                  precision: str, **stopping: Any) -> FitSettings:
+                  precision: str, compile_net: bool = False, **stopping: Any) -> FitSettings:
     """The task's settings with the command-line overrides applied (see :meth:`FitSettings.with_stopping`)."""
-    return base.replace(iters=iters, lr=lr, seed=seed, device=device, precision=precision).with_stopping(**stopping)
+    return base.replace(iters=iters, lr=lr, seed=seed, device=device, precision=precision,
+                        compile=compile_net).with_stopping(**stopping)
 
 
 def check_output_dirs(**folders: Path | None) -> None:

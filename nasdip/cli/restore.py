@@ -19,7 +19,7 @@ def _format(value: float | None, digits: int = 2) -> str:
 
 
 def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path | None, crop: int | None,
-                iters: int | None, lr: float | None, seed: int, device: str, precision: str, width: int,
+                iters: int | None, lr: float | None, seed: int, device: str, precision: str, compile_net: bool, width: int,
                 out_dir: Path, logdir: Path | None, as_json: bool, quiet: bool, tile: int | None, seeds: int,
                 **task_values: Any) -> None:
     """Restore IMAGE (a low-resolution, noisy or masked photo) with a Deep Image Prior network.
@@ -33,7 +33,8 @@ def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path |
     task = registry.get("tasks", task_name)(**pop_task_values(task_name, task_values))
     problem = restore_problem(task, image, gt, crop, seed)
     architecture = resolve_arch(task.arch_spec(arch))
-    settings = settings_from(task.settings(), iters, lr, seed, device, precision, **stop_values(task_values))
+    settings = settings_from(task.settings(), iters, lr, seed, device, precision, compile_net,
+                             **stop_values(task_values))
     check_output_dirs(out=out_dir, logdir=logdir)
     report = restore_with_progress(task, problem, architecture, NetConfig(width=width), settings, out_dir, logdir,
                                    tile, quiet, seeds)
@@ -83,7 +84,8 @@ def restore_with_progress(task, problem, arch, config, settings, out_dir: Path, 
 def print_report(task, report: dict[str, Any]) -> None:
     """The human-readable summary of a restoration."""
     click.echo(f"{task.describe()} with {report['arch']}: {report['iters']} steps in {report['seconds']:.1f} s "
-               f"({report['seconds_per_step'] * 1000:.0f} ms/step, {report['device']}, {report['precision']})")
+               f"({report['seconds_per_step'] * 1000:.0f} ms/step, {report['device']}, {report['precision']}"
+               f"{', compiled' if report['compiled'] else ''})")
     name, unit = task.score_name, task.score_unit
     if report["seeds"] > 1:
         last = report["seed"] + report["seeds"] - 1

@@ -177,6 +177,14 @@ def _phase_weights(mode: str) -> torch.Tensor:
     return weights
 
 
+def replicate_pad(x: torch.Tensor, amount: int) -> torch.Tensor:
+    """``F.pad(x, (amount,) * 4, mode="replicate")`` built from edge slices: the same numbers, and a backward
+    that ``torch.compile`` traces (its replication-pad backward rejects the strides a depthwise convolution's
+    gradient arrives with)."""
+    rows = torch.cat([x[..., :1, :].expand(-1, -1, amount, -1), x, x[..., -1:, :].expand(-1, -1, amount, -1)], -2)
+    return torch.cat([rows[..., :1].expand(-1, -1, -1, amount), rows, rows[..., -1:].expand(-1, -1, -1, amount)], -1)
+
+
 class Interpolate(nn.Module):
     """x2 interpolation (``align_corners=False`` for the smooth modes).
 
@@ -203,7 +211,7 @@ class Interpolate(nn.Module):
     def _bicubic(self, x: torch.Tensor) -> torch.Tensor:
         channels = x.shape[1]
         weight = self.phases.to(x.dtype).repeat(channels, 1, 1, 1)
-        return F.pixel_shuffle(F.conv2d(F.pad(x, (2, 2, 2, 2), mode="replicate"), weight, groups=channels), 2)
+        return F.pixel_shuffle(F.conv2d(replicate_pad(x, 2), weight, groups=channels), 2)
 
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}"

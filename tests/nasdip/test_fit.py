@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import shutil
+import warnings
 
 import pytest
 import torch
@@ -136,3 +138,37 @@ def test_fit_on_gpu(denoise_problem):
         settings = task.settings().replace(iters=50, device="cuda", precision=precision)
         result = fit(task, problem, presets()["nasdip-denoise"], NetConfig(width=16), settings)
         assert result.device.startswith("cuda") and torch.isfinite(result.output).all()
+
+
+@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("clang++") is None,
+                    reason="torch.compile on CPUs needs a C++ compiler")
+def test_compiled_fit_matches_the_eager_fit(denoise_problem):
+    task, problem = denoise_problem
+    settings = task.settings().replace(iters=6, device="cpu", precision="fp32", ema=None)
+    tiny = NetConfig(width=4, depth=2)
+    eager = fit(task, problem, presets()["dip-skip"], tiny, settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a fallback to eager would hide what is tested here
+        compiled = fit(task, problem, presets()["dip-skip"], tiny, settings.replace(compile=True))
+    assert compiled.compiled and not eager.compiled
+    assert compiled.losses[0] == pytest.approx(eager.losses[0], rel=1e-5)  # same initialisation, same first step
+    assert compiled.losses == pytest.approx(eager.losses, rel=1e-2)  # rounding differences grow step by step
+    assert (compiled.output - eager.output).abs().max() < 1e-2
+
+
+def test_a_failed_compilation_falls_back_to_exactly_the_eager_fit(denoise_problem, monkeypatch):
+    task, problem = denoise_problem
+    settings = task.settings().replace(iters=8, device="cpu", seed=2)
+    eager = fit(task, problem, presets()["dip-skip"], NetConfig(width=8), settings)
+
+    def no_compiler(network, **options):
+        def call(*args):
+            raise RuntimeError("C++ compiler not found\ndetails")
+        return call
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    with pytest.warns(RuntimeWarning, match=r"^torch.compile failed \(RuntimeError: C\+\+ compiler not found\); "
+                                            r"fitting without it$"):
+        fallback = fit(task, problem, presets()["dip-skip"], NetConfig(width=8), settings.replace(compile=True))
+    assert not fallback.compiled
+    assert torch.equal(fallback.output, eager.output) and fallback.losses == eager.losses

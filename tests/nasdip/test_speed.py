@@ -74,6 +74,18 @@ def test_bench_speed_json(runner):
     assert row["speedup"] == pytest.approx(row["plain"]["median_s"] / row["nasdip"]["median_s"])
 
 
+def test_bench_speed_compile_times_the_compiled_engine_beside_the_eager_one(runner, monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda network, **options: compiled.append(network) or network)
+    arguments = ["bench", "--task", "denoise", "--speed", "--size", "32", "--width", "8", "--arch", "dip-skip",
+                 "--device", "cpu", "--compile"]
+    (row,) = json.loads(runner.invoke(cli, [*arguments, "--json"]).output)["rows"]
+    assert len(compiled) == 1 and row["compiled"]["median_s"] > 0
+    assert row["compiled_speedup"] == pytest.approx(row["plain"]["median_s"] / row["compiled"]["median_s"])
+    header = runner.invoke(cli, arguments).output.splitlines()[1]
+    assert header.split()[-4:] == ["MiB", "nasdip", "compiled", "speed-up"]
+
+
 def test_bench_without_images_or_speed_is_a_usage_error(runner):
     result = runner.invoke(cli, ["bench", "--task", "denoise"])
     assert result.exit_code == 2 and "--images DIR is required" in result.output

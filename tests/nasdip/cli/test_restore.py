@@ -194,3 +194,18 @@ def test_outputs_honour_the_umask(runner, tmp_path):
     report = json.loads(result.output)
     for key in ("output", "comparison"):
         assert stat.S_IMODE(os.stat(report[key]).st_mode) == 0o640
+
+
+def test_compile_flag_compiles_the_network_and_is_reported(runner, tmp_path, monkeypatch):
+    compiled = []
+
+    def record(network, **options):
+        compiled.append((type(network).__name__, options))
+        return network
+
+    monkeypatch.setattr(torch, "compile", record)
+    result = run(runner, "--task", "denoise", "--crop", "32", "--compile", "--out", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    assert compiled == [("PaddedNet", {"dynamic": False})] and json.loads(result.output)["compiled"] is True
+    text = run(runner, "--task", "denoise", "--crop", "32", "--out", str(tmp_path)).output
+    assert len(compiled) == 1 and "cpu, fp32)" in text

@@ -14,6 +14,7 @@ from nasdip.nn.cell import (
     SplitStackSum,
     build_cell,
     cell_allowed,
+    replicate_pad,
 )
 
 
@@ -144,3 +145,14 @@ def test_transform_activation_applies_twice():
     module[2].weight.data.fill_(1.0)
     assert torch.allclose(module(-torch.ones(1, 1, 1, 1)), torch.full((1, 1, 2, 2), -0.04))
 
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 5, 7), (2, 4, 1, 3)])
+def test_replicate_pad_equals_torch_replication_padding(shape):
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    padded, reference = replicate_pad(x, 2), F.pad(x, (2, 2, 2, 2), mode="replicate")
+    assert torch.equal(padded, reference)
+    upstream = torch.randn_like(reference)
+    ours, = torch.autograd.grad(padded, x, upstream)
+    theirs, = torch.autograd.grad(reference, x, upstream)
+    assert torch.allclose(ours, theirs, atol=1e-12)
