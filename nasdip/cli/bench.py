@@ -20,8 +20,8 @@ ORACLE_NOTE = ("* max: the best score over all iterations against the ground tru
 
 def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, sizes: tuple[int, ...],
                       arch_specs: tuple[str, ...], crop: int | None, iters: int | None, lr: float | None, seed: int,
-                      device: str, precision: str, compile_net: bool, width: int, out_dir: Path | None, logdir: Path | None,
-                      as_json: bool, quiet: bool, seeds: int, **task_values: Any) -> None:
+                      device: str, precision: str, compile_net: bool, width: int, out_dir: Path | None,
+                      logdir: Path | None, as_json: bool, quiet: bool, seeds: int, **task_values: Any) -> None:
     """Benchmark architectures on clean images degraded by the task: PSNR, oracle max PSNR, SSIM, seconds."""
     from nasdip import registry
     from nasdip.catalog import resolve_arch

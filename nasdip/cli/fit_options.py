@@ -1,4 +1,4 @@
-"""Options shared by every command that fits networks: steps, learning rate, seed, device, precision, width..."""
+"""Options shared by every command that fits networks: steps, learning rate, seed, device, precision, width."""
 
 from __future__ import annotations
 

@@ -19,9 +19,9 @@ def _format(value: float | None, digits: int = 2) -> str:
 
 
 def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path | None, crop: int | None,
-                iters: int | None, lr: float | None, seed: int, device: str, precision: str, compile_net: bool, width: int,
-                out_dir: Path, logdir: Path | None, as_json: bool, quiet: bool, tile: int | None, seeds: int,
-                **task_values: Any) -> None:
+                iters: int | None, lr: float | None, seed: int, device: str, precision: str, compile_net: bool,
+                width: int, out_dir: Path, logdir: Path | None, as_json: bool, quiet: bool, tile: int | None,
+                seeds: int, **task_values: Any) -> None:
     """Restore IMAGE (a low-resolution, noisy or masked photo) with a Deep Image Prior network.
 
     Without IMAGE, a built-in photograph is degraded by the task and the restoration is scored against it.
