@@ -2,7 +2,7 @@
 
     python benchmarks/search_quality.py --task denoise [--searcher random --searcher evolution --searcher rl]
         [--schedule halving --eta 3 --ladder 100:64:16,300:64:16,1500:96:32 --budget 27 --search-images 3]
-        [--deploy 1500:128:32] [--out runs/search-quality-<task>]
+        [--deploy 1500:128:32] [--out runs/search-quality-<task>] [--skip-references]
 
 1. Each searcher searches the ``nasdip`` space under the multi-fidelity schedule on crops of the search images
    (../shared/data/search, degraded by the task; never the validation images), rewarded by the PSNR of the
@@ -15,7 +15,9 @@
    deployment-fidelity fit per candidate would cost (the candidates it started, times the mean cost of its
    top-rung evaluations).
 
-Searches and validation fits are saved under ``--out`` and resumed when the script runs again.
+Searches and validation fits are saved under ``--out`` and resumed when the script runs again. Several runs may
+share one ``--out`` (e.g. one searcher per core, all but one with ``--skip-references``); a last run with every
+searcher prints the whole table from what they saved.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from nasdip import registry
 from nasdip.arch import Arch
 from nasdip.catalog import resolve_arch
+from nasdip.files import atomic_write_text
 from nasdip.fit import FitSettings
 from nasdip.imageio import crop_square, list_images, load_image
 from nasdip.nn.config import NetConfig
@@ -89,10 +92,7 @@ class ValidationCache:
         return self.read().get(label)
 
     def put(self, label: str, values: list[float]) -> None:
-        merged = {**self.read(), label: values}
-        partial = self.path.with_suffix(".partial")
-        partial.write_text(json.dumps(merged))
-        partial.replace(self.path)
+        atomic_write_text(self.path, json.dumps({**self.read(), label: values}))
 
 
 def validate(args, label: str, arch_spec, cache: ValidationCache) -> list[float]:
