@@ -52,8 +52,10 @@ def test_packed_members_equal_their_separate_fits(task_name, arch, changes):
     for together, alone in zip(packed, separate(task, [problem] * 3, presets()[arch], settings), strict=True):
         assert_same_fit(together, alone)
         assert together.packed == 3
-    if task_name == "sr":  # seed 3 stops at step 25 while seed 1 goes on to the cap (seed 2 depends on the threads)
-        assert [(r.stop_reason, r.iters) for r in packed[::2]] == [("cap", 40), ("detected", 25)]
+    if task_name == "sr":  # seed 3 stops early while seed 1 goes on to the cap (the exact steps depend on threads)
+        (first, last) = packed[::2]
+        assert (first.stop_reason, first.iters) == ("cap", 40)
+        assert last.stop_reason == "detected" and 10 <= last.iters < 40
 
 
 def test_different_images_in_one_pack():
