@@ -2,7 +2,7 @@
 
     python benchmarks/search_quality.py --task denoise [--searcher random --searcher evolution --searcher rl]
         [--schedule halving --eta 3 --ladder 100:64:16,300:64:16,1500:96:32 --budget 27 --search-images 3]
-        [--deploy 1500:128:32] [--out runs/search-quality-<task>] [--skip-references]
+        [--deploy 1500:128:32] [--search-seeds 0,1,2] [--out runs/search-quality-<task>] [--skip-references]
 
 1. Each searcher searches the ``nasdip`` space under the multi-fidelity schedule on crops of the search images
    (../shared/data/search, degraded by the task; never the validation images), rewarded by the PSNR of the
@@ -52,15 +52,21 @@ def parse(text: str) -> Fidelity:
     return Fidelity(iters, crop, width)
 
 
-def search(args, searcher: str, search_images: Path) -> dict:
+def run_name(searcher: str, search_seed: int) -> str:
+    """``<searcher>`` for search seed 0 (the first runs' names), else ``<searcher>-seed<N>``."""
+    return searcher if search_seed == 0 else f"{searcher}-seed{search_seed}"
+
+
+def search(args, searcher: str, search_seed: int, search_images: Path) -> dict:
     """Run (or resume, or read) one search; its best architecture and compute."""
-    run_dir = Path(args.out) / f"search-{searcher}"
+    name = run_name(searcher, search_seed)
+    run_dir = Path(args.out) / f"search-{name}"
     ladder = build_ladder(*zip(*[(f.iters, f.crop, f.width) for f in map(parse, args.ladder.split(","))],
                                strict=True))
     if not (run_dir / "config.json").exists():
         settings = SearchSettings(searcher=searcher, task=args.task, space="nasdip", task_values=TASK_OPTIONS[args.task],
                                   reward="psnr", budget=args.budget, batch=args.batch, fidelity=ladder[-1],
-                                  seed=args.seed, device=args.device, executor=args.executor, workers=args.workers,
+                                  seed=search_seed, device=args.device, executor=args.executor, workers=args.workers,
                                   stopping={"stop": "auto"}, schedule=args.schedule, eta=args.eta, ladder=ladder)
         driver = start_search(settings, run_dir, search_images)
     else:
@@ -71,7 +77,7 @@ def search(args, searcher: str, search_images: Path) -> dict:
     started = len({t.digest for t in trials if t.rung == min(t.rung for t in trials)})
     spent = sum(t.metrics.get("step_pixels", 0) for t in trials)
     per_deployment = statistics.fmean(t.metrics["step_pixels"] for t in top) if top else float("nan")
-    return {"searcher": searcher, "best": summary.best_arch.to_dict() if summary.best_arch else None,
+    return {"searcher": searcher, "name": name, "best": summary.best_arch.to_dict() if summary.best_arch else None,
             "best_reward": summary.best_reward, "best_rung": summary.best_rung, "evaluations": summary.evaluated,
             "candidates": len({t.digest for t in trials}), "started": started, "step_pixels": spent,
             "seconds": sum(t.seconds for t in trials), "wall": summary.seconds,
@@ -126,7 +132,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--search-images", type=int, default=3)
     parser.add_argument("--deploy", default="1500:128:32")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the validation fits (noise and initialisation)")
+    parser.add_argument("--search-seeds", type=lambda text: [int(v) for v in text.split(",")], default=[0],
+                        help="comma-separated seeds: one search per searcher and seed (default 0)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--executor", default="process")
     parser.add_argument("--workers", type=int, default=2)
@@ -149,11 +157,12 @@ def main() -> None:
         if psnr is not None:
             rows.append({"arch": reference, "psnr": psnr})
     searches = []
-    for searcher in args.searcher or ("random", "evolution", "rl"):
-        found = search(args, searcher, images)
-        searches.append(found)
-        rows.append({"arch": f"found by {searcher}",
-                     "psnr": validate(args, f"found-{searcher}", Arch.from_dict(found["best"]), cache)})
+    for search_seed in args.search_seeds:
+        for searcher in args.searcher or ("random", "evolution", "rl"):
+            found = search(args, searcher, search_seed, images)
+            searches.append(found)
+            rows.append({"arch": f"found by {found['name']}", "searcher": searcher,
+                         "psnr": validate(args, f"found-{found['name']}", Arch.from_dict(found["best"]), cache)})
     report(args, rows, searches)
 
 
@@ -162,15 +171,21 @@ def report(args, rows: list[dict], searches: list[dict]) -> None:
     print(f"{args.task}: validation {VALIDATION[args.task].name}, deployment {args.deploy} with --stop auto "
           f"(PSNR of the returned restoration; no oracle); search {args.schedule} eta {args.eta} ladder {args.ladder}, "
           f"budget {args.budget}, {args.search_images} search images")
-    print(f"{'architecture':20} {'mean PSNR':>9} {'vs dip-skip':>11}  per image")
+    print(f"{'architecture':26} {'mean PSNR':>9} {'vs dip-skip':>11}  per image")
     for row in rows:
         mean = statistics.fmean(row["psnr"])
-        print(f"{row['arch']:20} {mean:9.2f} {mean - dip:+11.2f}  " + " ".join(f"{v:.2f}" for v in row["psnr"]))
-    print(f"{'searcher':10} {'evals':>5} {'cands':>5} {'Gsteps*px':>9} {'full Gsteps*px':>14} {'ratio':>6} "
+        print(f"{row['arch']:26} {mean:9.2f} {mean - dip:+11.2f}  " + " ".join(f"{v:.2f}" for v in row["psnr"]))
+    if len(args.search_seeds) > 1:
+        print(f"{'searcher':10} {'seeds':>5} {'mean gain':>9} {'sd':>5} {'min':>6} {'max':>6} {'beats dip-skip':>14}")
+        for searcher in dict.fromkeys(row["searcher"] for row in rows if "searcher" in row):
+            gains = [statistics.fmean(row["psnr"]) - dip for row in rows if row.get("searcher") == searcher]
+            print(f"{searcher:10} {len(gains):5d} {statistics.fmean(gains):+9.2f} {statistics.stdev(gains):5.2f} "
+                  f"{min(gains):+6.2f} {max(gains):+6.2f} {sum(g > 0 for g in gains):8d} of {len(gains)}")
+    print(f"{'search':16} {'evals':>5} {'cands':>5} {'Gsteps*px':>9} {'full Gsteps*px':>14} {'ratio':>6} "
           f"{'seconds':>8} {'best reward':>11}")
     for found in searches:
         full = found["started"] * found["deployment_step_pixels"]
-        print(f"{found['searcher']:10} {found['evaluations']:5d} {found['started']:5d} {found['step_pixels'] / 1e9:9.2f} "
+        print(f"{found['name']:16} {found['evaluations']:5d} {found['started']:5d} {found['step_pixels'] / 1e9:9.2f} "
               f"{full / 1e9:14.2f} {found['step_pixels'] / full:6.2f} {found['seconds']:8.0f} "
               f"{found['best_reward']:11.2f}")
 
