@@ -146,9 +146,9 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     images = out / "search-images"  # the first --search-images training images, linked (never copied)
-    if not images.exists():
-        images.mkdir()
-        for path in list_images(DATA / "search")[: args.search_images]:
+    images.mkdir(exist_ok=True)  # several runs of this script may start at once
+    for path in list_images(DATA / "search")[: args.search_images]:
+        if not (images / path.name).exists():
             (images / path.name).symlink_to(path)
     cache = ValidationCache(out / "validation.json")
     rows = []

@@ -1,13 +1,17 @@
-"""The executor interface: evaluate a batch of candidate jobs and report each outcome as it finishes."""
+"""The executor interface: evaluate candidate jobs (a batch, or a stream) and report each outcome as it finishes."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from nasdip.options import Option, resolve_values
 from nasdip.search.evaluate import EvalJob, EvalOutcome
+
+#: Where a stream of jobs comes from: called whenever a worker is free; ``None`` means nothing to start now.
+JobSource = Callable[[], EvalJob | None]
 
 
 class Executor(ABC):
@@ -45,6 +49,17 @@ class Executor(ABC):
     def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
         """Evaluate ``jobs``; call ``on_outcome`` as each finishes."""
 
+    def run_stream(self, next_job: JobSource, on_outcome: Callable[[EvalOutcome], None]) -> None:
+        """Evaluate jobs as ``next_job`` gives them, calling it whenever a worker is free (again after each
+        outcome: a finished job may make a new one possible) and ``on_outcome`` as each finishes; return when
+        ``next_job`` gives ``None`` and nothing is running (asynchronous schedules).
+
+        Default: one job at a time through :meth:`run`. Executors with several workers override it to keep
+        every worker busy.
+        """
+        while (job := next_job()) is not None:
+            self.run([job], on_outcome)
+
     def close(self) -> None:
         """Release workers."""
 
@@ -53,3 +68,9 @@ class Executor(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def from_batch(jobs: Sequence[EvalJob]) -> JobSource:
+    """A job source that gives ``jobs`` in order, then ``None`` (a batch played as a stream)."""
+    queue = deque(jobs)
+    return lambda: queue.popleft() if queue else None

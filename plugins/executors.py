@@ -14,14 +14,13 @@ import multiprocessing
 import os
 import signal
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import wait
 from typing import Any
 
 from nasdip import hookimpl
 from nasdip.errors import NasdipError
-from nasdip.executor import Executor
+from nasdip.executor import Executor, JobSource, from_batch
 from nasdip.options import Option
 from nasdip.search.evaluate import EvalJob, EvalOutcome, evaluate
 from nasdip.search.records import FAILED
@@ -144,13 +143,17 @@ class ProcessExecutor(Executor):
         self.slots[index] = _Slot(self.context, self.threads, self._environment(index))
 
     def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
-        queue = deque(jobs)
+        self.run_stream(from_batch(jobs), on_outcome)
+
+    def run_stream(self, next_job: JobSource, on_outcome: Callable[[EvalOutcome], None]) -> None:
         busy: set[int] = set()
-        while queue or busy:
+        while True:
             for index in range(self.workers):
-                if queue and index not in busy:
-                    self._slot(index).submit(queue.popleft())
+                if index not in busy and (job := next_job()) is not None:
+                    self._slot(index).submit(job)
                     busy.add(index)
+            if not busy:
+                return
             watched = [self.slots[i].connection for i in busy] + [self.slots[i].process.sentinel for i in busy]
             wait(watched, timeout=0.2)
             for index in sorted(busy):
@@ -222,14 +225,17 @@ class RayExecutor(Executor):
             num_cpus=self.values["ray_cpus_per_trial"], num_gpus=self.values["ray_gpus_per_trial"], max_retries=0)
 
     def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
+        self.run_stream(from_batch(jobs), on_outcome)
+
+    def run_stream(self, next_job: JobSource, on_outcome: Callable[[EvalOutcome], None]) -> None:
         ray = self.ray
-        queue = deque(jobs)
         running: dict[Any, tuple[EvalJob, float]] = {}
         threads = int(self.values["ray_cpus_per_trial"])
-        while queue or running:
-            while queue and len(running) < self.workers:
-                job = queue.popleft()
+        while True:
+            while len(running) < self.workers and (job := next_job()) is not None:
                 running[self.remote.remote(job, threads)] = (job, time.monotonic())
+            if not running:
+                return
             done, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
             for reference in done:
                 job, started = running.pop(reference)

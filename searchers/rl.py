@@ -89,6 +89,7 @@ class RLSearcher(Searcher):
         self.baselines: dict[int, float] = {}  # one moving-average baseline per fidelity rung
         self.worst: dict[int, float] = {}
         self.outstanding = 0
+        self.update_size = 0  # candidates of the last ask_batch (0: update only when none is outstanding)
         self.buffer: list[tuple[Arch, float | None]] = []
         self.updates = 0
 
@@ -104,10 +105,16 @@ class RLSearcher(Searcher):
         self.outstanding += 1
         return self.space.decode(indices)
 
+    def ask_batch(self, count: int) -> list[Arch]:
+        self.update_size = count
+        return super().ask_batch(count)
+
     def tell(self, arch: Arch, reward: float | None) -> None:
+        """Buffer the reward; update once the last batch asked for is complete (with an asynchronous schedule,
+        batches of one, while other candidates are still running)."""
         self.buffer.append((arch, reward))
         self.outstanding = max(self.outstanding - 1, 0)
-        if self.outstanding == 0:
+        if self.outstanding == 0 or 0 < self.update_size <= len(self.buffer):
             batch, self.buffer = self.buffer, []
             self._update(batch, rung=0)
 
@@ -151,6 +158,7 @@ class RLSearcher(Searcher):
         return {**super().state_dict(), "controller": self.controller.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
                 "baselines": self.baselines, "outstanding": self.outstanding, "worst": self.worst,
+                "update_size": self.update_size,
                 "updates": self.updates, "buffer": [(arch.to_dict(), reward) for arch, reward in self.buffer]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -164,6 +172,7 @@ class RLSearcher(Searcher):
             self.baselines = {} if state["baseline"] is None else {0: state["baseline"]}
             self.worst = {} if state["worst"] is None else {0: state["worst"]}
         self.outstanding = state["outstanding"]
+        self.update_size = state.get("update_size", 0)
         self.updates = state["updates"]
         self.buffer = [(Arch.from_dict(document), reward) for document, reward in state["buffer"]]
 

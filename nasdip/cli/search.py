@@ -186,7 +186,7 @@ def ladder_from_options(options: dict[str, Any]) -> list:
              if options[key] not in (None, ())]
     if options["schedule"] == "none":
         if given:
-            raise UsageError(f"{given[0]} needs a multi-fidelity --schedule (halving, hyperband or asha)")
+            raise UsageError(f"{given[0]} needs a multi-fidelity --schedule (halving, hyperband, asha or asha-async)")
         return []
     iters = geometric_iters(options["min_iters"] or DEFAULT_LADDER[0], options["max_iters"] or DEFAULT_LADDER[1],
                             options["eta"])

@@ -13,6 +13,7 @@ reward, and it does not count against the budget (the number of evaluations).
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -166,12 +167,18 @@ class SearchDriver:
         executor.run([self._job(index, job) for index, job in to_run.items()],
                      lambda outcome: self._on_outcome(outcome, round_, to_run[outcome.trial]))
         for index, job in duplicates:
-            original = self.by_digest[(job.arch.digest, job.rung)]
-            self._record(self._trial(index, round_, job, status=DUPLICATE, reward=original.reward, seconds=0.0,
-                                     duplicate_of=original.index))
+            self._record_duplicate(index, round_, job)
         rewards = [self.trials[index].reward for index in range(first, first + len(jobs))]
         self.searcher.tell_round([(job.arch, reward, job.rung) for job, reward in zip(jobs, rewards, strict=True)])
         self.schedule.completed(jobs, rewards)
+
+    def _record_duplicate(self, index: int, round_: int, job: Job) -> Trial:
+        """A trial repeating the reward of the evaluation of the same architecture at the same rung."""
+        original = self.by_digest[(job.arch.digest, job.rung)]
+        trial = self._trial(index, round_, job, status=DUPLICATE, reward=original.reward, seconds=0.0,
+                            duplicate_of=original.index)
+        self._record(trial)
+        return trial
 
     def _save_round(self, round_: int, proposed: int) -> None:
         self.run_dir.save_state({"round": round_, "proposed": proposed, "elapsed": self.elapsed,
@@ -184,6 +191,7 @@ class SearchDriver:
         for trial in self.run_dir.trials():
             self._remember(trial)
         state = self.run_dir.load_state() or {"round": 0, "proposed": 0, "elapsed": 0.0, "searcher": None}
+        self.resumed_running = state.get("running", [])  # jobs an asynchronous schedule had started
         # Time already spent: up to the last trial recorded, which may be later than the last saved round.
         self.elapsed_before = max([state["elapsed"], *(trial.elapsed for trial in self.trials.values())])
         if state["searcher"] is not None:
@@ -239,6 +247,82 @@ class SearchDriver:
             round_, proposed = round_ + 1, proposed + len(jobs)
             self._save_round(round_, proposed)
 
+    # -- asynchronous schedules: one job at a time -------------------------------------------------
+
+    def _stream(self, executor: Executor, proposed: int) -> str:
+        """Play an asynchronous schedule: whenever a worker is free, the schedule picks its job from every result
+        so far. The state (searcher, schedule, running jobs) is saved after every proposal and every result, so
+        a killed search resumes by starting its running jobs again."""
+        running: dict[int, Job] = {}
+        running_key: dict[tuple[str, int], Job] = {}
+        waiting: dict[tuple[str, int], list[int]] = {}  # proposals repeating a running job: wait for its reward
+        restart: deque[EvalJob] = deque()
+        next_index = proposed
+
+        def learn(job: Job, reward: float | None) -> None:
+            self.searcher.tell_round([(job.arch, reward, job.rung)])
+            self.schedule.completed([job], [reward])
+
+        def save() -> None:
+            jobs = [*running.items(), *((i, running_key[key]) for key, ids in waiting.items() for i in ids)]
+            self.run_dir.save_state({"round": next_index, "proposed": next_index, "elapsed": self.elapsed,
+                                     "searcher": self.searcher.state_dict(), "schedule": self.schedule.state_dict(),
+                                     "running": [[i, job.arch.to_dict(), job.rung] for i, job in sorted(jobs)]})
+
+        def admit(index: int, job: Job) -> EvalJob | None:
+            """The evaluation to start for a proposal, or ``None`` for a duplicate (told now or when the running
+            original finishes)."""
+            key = (job.arch.digest, job.rung)
+            if key in self.by_digest:
+                learn(job, self._record_duplicate(index, index, job).reward)
+                return None
+            if key in running_key:
+                waiting.setdefault(key, []).append(index)
+                return None
+            running[index], running_key[key] = job, job
+            return self._job(index, job)
+
+        for index, document, rung in self.resumed_running:
+            job = Job(Arch.from_dict(document), rung)
+            if index in self.trials:  # finished; the search was killed before saving what it learnt
+                learn(job, self.trials[index].reward)
+            elif (evaluation := admit(index, job)) is not None:
+                restart.append(evaluation)
+
+        def next_job() -> EvalJob | None:
+            nonlocal next_index
+            if restart:
+                return restart.popleft()
+            while True:
+                may_start = not self.searcher.finished() and \
+                    self._consecutive_duplicates() < MAX_CONSECUTIVE_DUPLICATES
+                job = self.schedule.next_job(self.searcher, may_start)
+                if job is None:
+                    return None
+                index, next_index = next_index, next_index + 1
+                evaluation = admit(index, job)
+                save()
+                if evaluation is not None:
+                    return evaluation
+
+        def on_outcome(outcome: EvalOutcome) -> None:
+            job = running.pop(outcome.trial)
+            key = (job.arch.digest, job.rung)
+            del running_key[key]
+            self._on_outcome(outcome, outcome.trial, job)
+            learn(job, self.trials[outcome.trial].reward)
+            for index in waiting.pop(key, []):
+                learn(job, self._record_duplicate(index, index, job).reward)
+            save()
+
+        executor.run_stream(next_job, on_outcome)
+        save()
+        if self.schedule.exhausted(self.evaluated):
+            return "budget reached"
+        if self.searcher.finished():
+            return "searcher finished"
+        return "searcher converged (it proposed only architectures already evaluated)"
+
     def run(self) -> SearchSummary:
         """Search until the budget is spent, the searcher is finished or only duplicates come."""
         round_, proposed, pending = self._load_progress()
@@ -248,7 +332,10 @@ class SearchDriver:
         notify("run_started", run=self.info)
         try:
             with executor:
-                reason = self._rounds(executor, round_, proposed, pending)
+                if self.schedule.asynchronous:
+                    reason = self._stream(executor, proposed)
+                else:
+                    reason = self._rounds(executor, round_, proposed, pending)
             summary = self.summary(reason)
             notify("search_finished", run=self.info, summary=summary)
             return summary

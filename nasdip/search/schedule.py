@@ -13,6 +13,9 @@ fidelity. Rewards are compared only within a rung.
   promotes a finished candidate that is in the top ``1/eta`` of its rung and not yet promoted (highest rung
   first), or else starts a new candidate. Decisions are taken between rounds, so the same seed gives the same
   search whatever the executor.
+* ``asha-async``: ASHA as published: the same promotion rule, decided the moment a worker is free (no rounds,
+  no worker waits for the slowest job of a round). The search then depends on which job finishes first: with
+  several workers the same seed need not give the same search.
 
 Each schedule's state is plain data for ``torch.save`` so that a search resumes exactly.
 """
@@ -31,7 +34,7 @@ from nasdip.errors import UsageError
 from nasdip.search.evaluate import Fidelity
 from nasdip.searcher import Searcher
 
-SCHEDULES = ("none", "halving", "hyperband", "asha")
+SCHEDULES = ("none", "halving", "hyperband", "asha", "asha-async")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class Schedule(ABC):
     """Plans rounds of evaluations and learns which candidates go up the ladder."""
 
     name: ClassVar[str] = ""
+    #: Whether jobs are planned one at a time as workers free up (:meth:`next_job`) instead of in rounds.
+    asynchronous: ClassVar[bool] = False
 
     def __init__(self, rungs: int, budget: int, batch: int, eta: int) -> None:
         self.rungs, self.budget, self.batch, self.eta = rungs, budget, batch, eta
@@ -260,9 +265,28 @@ class Asha(Schedule):
         self.started = state["started"]
 
 
+class AsyncAsha(Asha):
+    """ASHA deciding one job at a time: the most advanced promotion available, else a new candidate."""
+
+    name = "asha-async"
+    asynchronous = True
+
+    def next_job(self, searcher: Searcher, may_start: bool = True) -> Job | None:
+        """The next job for a free worker, or ``None`` when none can start now (a running job's result may
+        make a promotion possible). ``may_start=False``: promotions only (the searcher has nothing to add)."""
+        for rung in range(self.rungs - 2, -1, -1):
+            if promotable := self._promotable(rung):
+                self.promoted[rung].add(promotable[0].digest)
+                return Job(promotable[0], rung + 1)
+        if may_start and self.started < self.budget:
+            self.started += 1
+            return Job(searcher.ask_batch(1)[0], 0)
+        return None
+
+
 def make_schedule(name: str, rungs: int, budget: int, batch: int, eta: int) -> Schedule:
     """The schedule called ``name`` (one-line errors for a budget or ladder it cannot use)."""
-    classes = {cls.name: cls for cls in (SingleFidelity, SuccessiveHalving, Hyperband, Asha)}
+    classes = {cls.name: cls for cls in (SingleFidelity, SuccessiveHalving, Hyperband, Asha, AsyncAsha)}
     if name not in classes:
         raise UsageError(f"unknown schedule {name!r}; choose from {', '.join(SCHEDULES)}")
     if name != "none" and rungs < 2:

@@ -145,6 +145,19 @@ def test_resume_after_interrupt_with_the_process_executor(tmp_path, wait_for_tri
     assert [(t["digest"], t["reward"]) for t in cut] == [(t["digest"], t["reward"]) for t in reference]
 
 
+def test_process_workers_stay_busy_under_asynchronous_asha(tmp_path, one_thread):
+    # Two workers stream jobs: a promotion starts as soon as a worker is free and the rung's results justify it.
+    search = settings(schedule="asha-async", eta=2, budget=6, executor="process", workers=2,
+                      executor_options={"process_threads": 1}, ladder=[Fidelity(5, 32, 8), TINY])
+    summary = start_search(search, tmp_path / "run", None).run()
+    trials = records(tmp_path / "run")
+    assert all(t["status"] in ("ok", "duplicate") for t in trials)
+    assert sum(t["rung"] == 0 for t in trials) == 6 and any(t["rung"] == 1 for t in trials)
+    rung0 = {t["digest"]: t["reward"] for t in trials if t["rung"] == 0}
+    assert all(t["digest"] in rung0 for t in trials if t["rung"] == 1)  # only evaluated candidates go up
+    assert summary.best_rung == 1 and summary.reason == "budget reached"
+
+
 def test_missing_ray_is_one_line(runner, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)
     from nasdip.plugins.executors import RayExecutor

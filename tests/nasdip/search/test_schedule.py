@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from nasdip import hookimpl
 from nasdip.errors import UsageError
@@ -15,6 +16,7 @@ from nasdip.search.driver import SearchSettings, resume_search, start_search
 from nasdip.search.evaluate import Fidelity, evaluate
 from nasdip.search.schedule import (
     Asha,
+    AsyncAsha,
     Hyperband,
     Job,
     SuccessiveHalving,
@@ -99,6 +101,46 @@ def test_asha_promotes_as_soon_as_a_rung_has_eta_results():
     assert top and max(top) == max(value for r in rounds for value, rung in r if rung == 1)
 
 
+def play_async(schedule, workers, reward=lambda arch, rung: float(arch.choices["value"])):
+    """Run an asynchronous schedule with ``workers`` jobs in flight, the oldest finishing first; the jobs in the
+    order they finished."""
+    searcher, running, finished = Scripted(Values()), [], []
+    while True:
+        while len(running) < workers and (job := schedule.next_job(searcher)) is not None:
+            running.append(job)
+        if not running:
+            return finished
+        job = running.pop(0)
+        finished.append((job.arch.choices["value"], job.rung))
+        schedule.completed([job], [reward(job.arch, job.rung)])
+
+
+def test_async_asha_gives_a_free_worker_the_most_advanced_promotion():
+    # One worker, reward = value: each new candidate is the best of its rung so far, so it goes up as soon as
+    # its rung holds eta results per promotion.
+    order = play_async(AsyncAsha(rungs=3, budget=9, batch=1, eta=3), workers=1)
+    assert order[:9] == [(0, 0), (1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (4, 0), (4, 1), (4, 2)]
+    assert sum(rung == 0 for _, rung in order) == 9
+    # Two workers: both are busy from the start; a promotion waits for the results that justify it.
+    order = play_async(AsyncAsha(rungs=3, budget=9, batch=1, eta=3), workers=2)
+    assert order[:6] == [(0, 0), (1, 0), (2, 0), (3, 0), (2, 1), (3, 1)]
+    # reward = -value: the first candidate stays the best of every rung; only it reaches the top.
+    order = play_async(AsyncAsha(rungs=3, budget=9, batch=1, eta=3), workers=2,
+                       reward=lambda arch, rung: -float(arch.choices["value"]))
+    assert [value for value, rung in order if rung == 2] == [0]
+    assert [value for value, rung in order if rung == 1] == [0, 1, 2]
+
+
+def test_async_asha_without_new_candidates_still_promotes():
+    schedule = AsyncAsha(rungs=2, budget=6, batch=1, eta=3)
+    searcher = Scripted(Values())
+    for _ in range(3):
+        job = schedule.next_job(searcher)
+        schedule.completed([job], [float(job.arch.choices["value"])])
+    assert schedule.next_job(searcher, may_start=False) == Job(Values().arch({"value": 2}), 1)
+    assert schedule.next_job(searcher, may_start=False) is None and searcher.count == 3
+
+
 def test_ladders():
     assert geometric_iters(100, 2000, 3) == [100, 300, 900, 2000]
     ladder = build_ladder([100, 300, 900], [64, 96, 128], [16])
@@ -114,6 +156,7 @@ def test_ladders():
                                                     r"schedule \(27 candidates with --eta 3 and 4 rungs\)"),
     (lambda: make_schedule("hyperband", 3, 5, 4, 3), "--budget 5 is smaller than one bracket of the hyperband"),
     (lambda: make_schedule("asha", 3, 5, 4, 3), "--budget 5 is smaller than one bracket of the asha"),
+    (lambda: make_schedule("asha-async", 3, 5, 4, 3), "--budget 5 is smaller than one bracket of the asha"),
     (lambda: make_schedule("halving", 1, 10, 4, 3), "needs a ladder of at least 2 rungs"),
 ])
 def test_unusable_settings_are_one_line_errors(call, message):
@@ -223,6 +266,94 @@ def test_resume_in_the_middle_of_a_rung_continues_exactly(tmp_path, register_plu
     assert strip[0] == strip[1]
     assert json.loads((tmp_path / "cut" / "best.json").read_text())["choices"] == \
         json.loads((tmp_path / "whole" / "best.json").read_text())["choices"]
+
+
+def strip(run):
+    return [(t["index"], t["digest"], t["rung"], t["status"], t["reward"]) for t in sorted(
+        lines(run), key=lambda t: t["index"])]
+
+
+def test_async_asha_search_on_one_worker_is_deterministic_and_judged_at_the_top(tmp_path, register_plugin):
+    register_plugin(Synthetic(), "synthetic")
+    summaries = [start_search(settings(searcher="rl", schedule="asha-async"), tmp_path / name, None).run()
+                 for name in "ab"]
+    assert strip(tmp_path / "a") == strip(tmp_path / "b")
+    trials = lines(tmp_path / "a")
+    assert sum(t["rung"] == 0 and t["status"] != "duplicate" for t in trials) <= 18
+    assert sum(t["rung"] == 0 for t in trials) == 18 and any(t["rung"] == 2 for t in trials)
+    assert summaries[0].best_rung == 2 and summaries[0].reason == "budget reached"
+    assert summaries[0].best_reward == max(t["reward"] for t in trials if t["rung"] == 2)
+    assert torch.load(tmp_path / "a" / "state.pt", weights_only=False)["running"] == []
+
+
+class Pairs(Executor):
+    """Keeps two jobs in flight and finishes the older one first (two workers, deterministically)."""
+
+    name = "pairs"
+
+    def run(self, jobs, on_outcome):
+        raise AssertionError("an asynchronous schedule streams its jobs")
+
+    def run_stream(self, next_job, on_outcome):
+        running = []
+        while True:
+            while len(running) < 2 and (job := next_job()) is not None:
+                running.append(job)
+            if not running:
+                return
+            on_outcome(evaluate(running.pop(0)))
+
+
+def test_rl_learns_from_each_result_while_others_run(tmp_path, register_plugin):
+    class Plugin:
+        @hookimpl
+        def register_executors(self, register):
+            register(Pairs)
+
+    register_plugin(Synthetic(), "synthetic")
+    register_plugin(Plugin(), "pairs")
+    start_search(settings(searcher="rl", schedule="asha-async", executor="pairs"), tmp_path / "run", None).run()
+    trials = lines(tmp_path / "run")
+    assert sum(t["rung"] == 0 for t in trials) == 18
+    # One controller update per result although another candidate is always running (the controller's
+    # outstanding count never falls to zero before the end).
+    updates = torch.load(tmp_path / "run" / "state.pt", weights_only=False)["searcher"]["updates"]
+    assert updates == len(trials)
+
+
+@pytest.mark.parametrize("limit", [3, 11])
+def test_async_asha_resumes_after_an_interrupt(tmp_path, register_plugin, limit):
+    class Plugin:
+        @hookimpl
+        def register_executors(self, register):
+            register(Crashing)
+
+    register_plugin(Synthetic(), "synthetic")
+    register_plugin(Plugin(), "crashing")
+    start_search(settings(searcher="rl", schedule="asha-async"), tmp_path / "whole", None).run()
+    Crashing.limit, Crashing.seen = limit, 0
+    with pytest.raises(KeyboardInterrupt):
+        start_search(settings(searcher="rl", schedule="asha-async", executor="crashing"), tmp_path / "cut",
+                     None).run()
+    assert len(lines(tmp_path / "cut")) < len(lines(tmp_path / "whole"))
+    Crashing.limit = -1
+    resume_search(tmp_path / "cut").run()
+    assert strip(tmp_path / "cut") == strip(tmp_path / "whole")
+
+
+def test_async_asha_resumes_when_killed_between_a_result_and_its_state(tmp_path, register_plugin):
+    register_plugin(Synthetic(), "synthetic")
+    start_search(settings(searcher="rl", schedule="asha-async"), tmp_path / "whole", None).run()
+
+    def killed(trial):
+        if trial.index == 7:
+            raise KeyboardInterrupt  # trial 7 is in trials.jsonl; the state still says it is running
+
+    with pytest.raises(KeyboardInterrupt):
+        start_search(settings(searcher="rl", schedule="asha-async"), tmp_path / "cut", None, on_trial=killed).run()
+    assert [i for i, *_ in torch.load(tmp_path / "cut" / "state.pt", weights_only=False)["running"]] == [7]
+    resume_search(tmp_path / "cut").run()
+    assert strip(tmp_path / "cut") == strip(tmp_path / "whole")
 
 
 def test_darts_derived_architecture_goes_to_the_top(tmp_path, register_plugin):
