@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -66,7 +67,7 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
     run_dir = run_dir or Path("runs") / f"{searcher}-{task_name}-seed{options['seed']}"
     check_output_dirs(run_dir=run_dir)
     bar = TrialProgress(budget, searcher, quiet)
-    with remembered_interrupt(bar.on_trial) as on_trial:
+    with remembered_interrupt(bar.on_trial, f"continue with: nasdip search --resume --run-dir {run_dir}") as on_trial:
         if resume:
             driver = resume_search(run_dir, on_trial, budget)
         else:
@@ -85,15 +86,38 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
     print_summary(summary, driver, run_dir, as_json)
 
 
+#: Seconds a search may take to stop after Ctrl-C before it leaves at once (a second Ctrl-C leaves at once too).
+INTERRUPT_GRACE = 20.0
+
+
+def leave_now(hint: str) -> None:
+    """Kill this process's worker processes and exit with 130. Nothing is lost: every finished trial is on disk
+    and the search state is replaced atomically; the trials that were running run again on ``--resume``."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.kill()
+    sys.stderr.write(f"interrupted; {hint}\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
 @contextlib.contextmanager
-def remembered_interrupt(on_trial: Callable) -> Iterator[Callable]:
+def remembered_interrupt(on_trial: Callable, hint: str) -> Iterator[Callable]:
     """A trial callback that raises :class:`KeyboardInterrupt` after the trial in progress is recorded if Ctrl-C
     came: Python drops a KeyboardInterrupt that lands in a finaliser or a callback whose errors it ignores, and a
-    search must still stop."""
+    search must still stop. One that lands inside a lock (a logging thread's queue, say) can leave the clean-up
+    waiting forever: if the search is still inside this block :data:`INTERRUPT_GRACE` seconds after Ctrl-C, or on
+    a second Ctrl-C, the process leaves at once (:func:`leave_now`, printing ``hint``)."""
     interrupted = threading.Event()
+    deadline = threading.Timer(INTERRUPT_GRACE, leave_now, args=(hint,))
+    deadline.daemon = True
 
     def handler(signum: int, frame: Any) -> None:
+        if interrupted.is_set():
+            leave_now(hint)
         interrupted.set()
+        deadline.start()
         signal.default_int_handler(signum, frame)
 
     def checked(trial: Any) -> None:
@@ -108,6 +132,7 @@ def remembered_interrupt(on_trial: Callable) -> Iterator[Callable]:
     try:
         yield checked
     finally:
+        deadline.cancel()
         signal.signal(signal.SIGINT, previous)
 
 

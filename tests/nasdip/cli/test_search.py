@@ -7,6 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
+
+import pytest
 
 from nasdip import hookimpl
 from nasdip.cli import cli
@@ -204,7 +207,7 @@ def test_a_swallowed_ctrl_c_still_stops_the_search_after_the_trial():
 
     before = signal.getsignal(signal.SIGINT)
     seen = []
-    with remembered_interrupt(seen.append) as on_trial:
+    with remembered_interrupt(seen.append, "resume it") as on_trial:
         on_trial("first")  # no interrupt yet
         with contextlib.suppress(KeyboardInterrupt):  # as Python does when the interrupt lands in a finaliser
             os.kill(os.getpid(), signal.SIGINT)
@@ -212,3 +215,32 @@ def test_a_swallowed_ctrl_c_still_stops_the_search_after_the_trial():
             on_trial("second")
     assert seen == ["first", "second"]
     assert signal.getsignal(signal.SIGINT) is before
+
+
+STUCK_AFTER_CTRL_C = """
+import sys, threading, time
+import nasdip.cli.search as search
+search.INTERRUPT_GRACE = {grace}
+lock = threading.Lock()
+with search.remembered_interrupt(lambda trial: None, "continue with: resume") as on_trial:
+    try:
+        print("ready", flush=True)
+        time.sleep(60)
+    except KeyboardInterrupt:
+        lock.acquire()
+        lock.acquire()  # the clean-up waits forever, as on a lock an interrupt left taken
+"""
+
+
+@pytest.mark.parametrize(("grace", "signals", "within"), [(1.0, 1, 20.0), (600.0, 2, 20.0)])
+def test_a_search_stuck_after_ctrl_c_leaves_after_the_grace_or_a_second_ctrl_c(grace, signals, within):
+    process = subprocess.Popen([sys.executable, "-c", STUCK_AFTER_CTRL_C.format(grace=grace)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "ready\n"
+    started = time.monotonic()
+    for _ in range(signals):
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+    assert process.wait(timeout=within) == 130
+    assert time.monotonic() - started < within
+    assert process.stderr.read() == "interrupted; continue with: resume\n"
