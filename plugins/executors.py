@@ -45,11 +45,21 @@ class StreamsExecutor(Executor):
     help = "concurrent candidates in this process, one CUDA stream each (keeps one GPU busy); no timeouts"
 
     def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
-        from concurrent.futures import ThreadPoolExecutor, as_completed
+        self.run_stream(from_batch(jobs), on_outcome)
 
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for future in as_completed([pool.submit(_evaluate_on_stream, job) for job in jobs]):
-                on_outcome(future.result())
+    def run_stream(self, next_job: JobSource, on_outcome: Callable[[EvalOutcome], None]) -> None:
+        from concurrent import futures
+
+        with futures.ThreadPoolExecutor(max_workers=self.workers) as pool:
+            running: set = set()
+            while True:
+                while len(running) < self.workers and (job := next_job()) is not None:
+                    running.add(pool.submit(_evaluate_on_stream, job))
+                if not running:
+                    return
+                done, running = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+                for future in done:
+                    on_outcome(future.result())
 
 
 def _evaluate_on_stream(job: EvalJob) -> EvalOutcome:

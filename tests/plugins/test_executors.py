@@ -145,10 +145,12 @@ def test_resume_after_interrupt_with_the_process_executor(tmp_path, wait_for_tri
     assert [(t["digest"], t["reward"]) for t in cut] == [(t["digest"], t["reward"]) for t in reference]
 
 
-def test_process_workers_stay_busy_under_asynchronous_asha(tmp_path, one_thread):
+@pytest.mark.parametrize("executor", ["process", "streams"])
+def test_workers_stream_jobs_under_asynchronous_asha(tmp_path, one_thread, executor):
     # Two workers stream jobs: a promotion starts as soon as a worker is free and the rung's results justify it.
-    search = settings(schedule="asha-async", eta=2, budget=6, executor="process", workers=2,
-                      executor_options={"process_threads": 1}, ladder=[Fidelity(5, 32, 8), TINY])
+    options = {"process_threads": 1} if executor == "process" else {}
+    search = settings(schedule="asha-async", eta=2, budget=6, executor=executor, workers=2,
+                      executor_options=options, ladder=[Fidelity(5, 32, 8), TINY])
     summary = start_search(search, tmp_path / "run", None).run()
     trials = records(tmp_path / "run")
     assert all(t["status"] in ("ok", "duplicate") for t in trials)
