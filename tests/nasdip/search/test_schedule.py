@@ -245,25 +245,30 @@ class Crashing(Executor):
             on_outcome(evaluate(job))
 
 
-@pytest.mark.parametrize("limit", [3, 11, 19])  # inside rung 0, inside the first bracket's rung 1, bracket two
-def test_resume_in_the_middle_of_a_rung_continues_exactly(tmp_path, register_plugin, limit):
+def register_executor(register_plugin, executor):
     class Plugin:
         @hookimpl
         def register_executors(self, register):
-            register(Crashing)
+            register(executor)
 
+    register_plugin(Plugin(), executor.name)
+
+
+# Inside rung 0, inside the first bracket's rung 1, in bracket two; asynchronously: among the first candidates,
+# after the first promotions.
+@pytest.mark.parametrize(("schedule", "limit"), [("halving", 3), ("halving", 11), ("halving", 19),
+                                                 ("asha-async", 3), ("asha-async", 11)])
+def test_resume_in_the_middle_of_a_rung_continues_exactly(tmp_path, register_plugin, schedule, limit):
     register_plugin(Synthetic(), "synthetic")
-    register_plugin(Plugin(), "crashing")
-    start_search(settings(searcher="rl"), tmp_path / "whole", None).run()
+    register_executor(register_plugin, Crashing)
+    start_search(settings(searcher="rl", schedule=schedule), tmp_path / "whole", None).run()
     Crashing.limit, Crashing.seen = limit, 0
     with pytest.raises(KeyboardInterrupt):
-        start_search(settings(searcher="rl", executor="crashing"), tmp_path / "cut", None).run()
+        start_search(settings(searcher="rl", schedule=schedule, executor="crashing"), tmp_path / "cut", None).run()
     assert len(lines(tmp_path / "cut")) == limit
     Crashing.limit = -1  # never again
     resume_search(tmp_path / "cut").run()
-    strip = [[(t["index"], t["digest"], t["rung"], t["status"], t["reward"]) for t in lines(tmp_path / name)]
-             for name in ("whole", "cut")]
-    assert strip[0] == strip[1]
+    assert strip(tmp_path / "cut") == strip(tmp_path / "whole")
     assert json.loads((tmp_path / "cut" / "best.json").read_text())["choices"] == \
         json.loads((tmp_path / "whole" / "best.json").read_text())["choices"]
 
@@ -305,13 +310,8 @@ class Pairs(Executor):
 
 
 def test_rl_learns_from_each_result_while_others_run(tmp_path, register_plugin):
-    class Plugin:
-        @hookimpl
-        def register_executors(self, register):
-            register(Pairs)
-
     register_plugin(Synthetic(), "synthetic")
-    register_plugin(Plugin(), "pairs")
+    register_executor(register_plugin, Pairs)
     start_search(settings(searcher="rl", schedule="asha-async", executor="pairs"), tmp_path / "run", None).run()
     trials = lines(tmp_path / "run")
     assert sum(t["rung"] == 0 for t in trials) == 18
@@ -319,26 +319,6 @@ def test_rl_learns_from_each_result_while_others_run(tmp_path, register_plugin):
     # outstanding count never falls to zero before the end).
     updates = torch.load(tmp_path / "run" / "state.pt", weights_only=False)["searcher"]["updates"]
     assert updates == len(trials)
-
-
-@pytest.mark.parametrize("limit", [3, 11])
-def test_async_asha_resumes_after_an_interrupt(tmp_path, register_plugin, limit):
-    class Plugin:
-        @hookimpl
-        def register_executors(self, register):
-            register(Crashing)
-
-    register_plugin(Synthetic(), "synthetic")
-    register_plugin(Plugin(), "crashing")
-    start_search(settings(searcher="rl", schedule="asha-async"), tmp_path / "whole", None).run()
-    Crashing.limit, Crashing.seen = limit, 0
-    with pytest.raises(KeyboardInterrupt):
-        start_search(settings(searcher="rl", schedule="asha-async", executor="crashing"), tmp_path / "cut",
-                     None).run()
-    assert len(lines(tmp_path / "cut")) < len(lines(tmp_path / "whole"))
-    Crashing.limit = -1
-    resume_search(tmp_path / "cut").run()
-    assert strip(tmp_path / "cut") == strip(tmp_path / "whole")
 
 
 def test_async_asha_resumes_when_killed_between_a_result_and_its_state(tmp_path, register_plugin):
