@@ -145,10 +145,12 @@ def test_resume_after_interrupt_with_the_process_executor(tmp_path, wait_for_tri
     assert [(t["digest"], t["reward"]) for t in cut] == [(t["digest"], t["reward"]) for t in reference]
 
 
-@pytest.mark.parametrize("executor", ["process", "streams"])
+@pytest.mark.parametrize("executor", ["process", "streams", "ray"])
 def test_workers_stream_jobs_under_asynchronous_asha(tmp_path, one_thread, executor):
     # Two workers stream jobs: a promotion starts as soon as a worker is free and the rung's results justify it.
-    options = {"process_threads": 1} if executor == "process" else {}
+    if executor == "ray":
+        pytest.importorskip("ray")
+    options = {"process": {"process_threads": 1}, "ray": {"ray_cpus_per_trial": 1.0}}.get(executor, {})
     search = settings(schedule="asha-async", eta=2, budget=6, executor=executor, workers=2,
                       executor_options=options, ladder=[Fidelity(5, 32, 8), TINY])
     summary = start_search(search, tmp_path / "run", None).run()
