@@ -35,7 +35,7 @@ from nasdip.search.evaluate import EvalJob, problem_to_dict
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TASK_OPTIONS = {"denoise": {"sigma": 25.0}, "sr": {"scale": 4}, "inpaint": {"drop": 0.5}}
 PRESET_NAMES = ("dip-skip", "nasdip-sr", "nasdip-denoise", "nasdip-inpaint")
-CHEAP = ("100:64:16", "300:64:16", "300:64:16:auto", "300:96:32")
+CHEAP = ("100:64:16", "300:64:16", "300:64:16:auto", "300:96:32", "300:32:16")
 DEPLOYMENT = "1500:96:32:auto"
 HOLDOUT = 0.1
 
