@@ -68,6 +68,7 @@ class SearchDriver:
         self.by_digest: dict[tuple[str, int], Trial] = {}
         self.best: dict[int, Trial] = {}  # the best trial at each rung
         self.best_output: torch.Tensor | None = None
+        self.resumed_running: list = []  # [index, arch, rung] of the jobs an asynchronous schedule had running
         self.elapsed_before = 0.0
         self.session_start = time.perf_counter()
 
@@ -191,7 +192,7 @@ class SearchDriver:
         for trial in self.run_dir.trials():
             self._remember(trial)
         state = self.run_dir.load_state() or {"round": 0, "proposed": 0, "elapsed": 0.0, "searcher": None}
-        self.resumed_running = state.get("running", [])  # jobs an asynchronous schedule had started
+        self.resumed_running = state.get("running", [])
         # Time already spent: up to the last trial recorded, which may be later than the last saved round.
         self.elapsed_before = max([state["elapsed"], *(trial.elapsed for trial in self.trials.values())])
         if state["searcher"] is not None:
