@@ -254,66 +254,49 @@ class SearchDriver:
         """Play an asynchronous schedule: whenever a worker is free, the schedule picks its job from every result
         so far. The state (searcher, schedule, running jobs) is saved after every proposal and every result, so
         a killed search resumes by starting its running jobs again."""
-        running: dict[int, Job] = {}
-        running_key: dict[tuple[str, int], Job] = {}
-        waiting: dict[tuple[str, int], list[int]] = {}  # proposals repeating a running job: wait for its reward
+        running = RunningJobs()
         restart: deque[EvalJob] = deque()
         next_index = proposed
 
-        def learn(job: Job, reward: float | None) -> None:
-            self.searcher.tell_round([(job.arch, reward, job.rung)])
-            self.schedule.completed([job], [reward])
-
         def save() -> None:
-            jobs = [*running.items(), *((i, running_key[key]) for key, ids in waiting.items() for i in ids)]
             self.run_dir.save_state({"round": next_index, "proposed": next_index, "elapsed": self.elapsed,
                                      "searcher": self.searcher.state_dict(), "schedule": self.schedule.state_dict(),
-                                     "running": [[i, job.arch.to_dict(), job.rung] for i, job in sorted(jobs)]})
+                                     "running": running.to_list()})
 
         def admit(index: int, job: Job) -> EvalJob | None:
             """The evaluation to start for a proposal, or ``None`` for a duplicate (told now or when the running
             original finishes)."""
-            key = (job.arch.digest, job.rung)
-            if key in self.by_digest:
-                learn(job, self._record_duplicate(index, index, job).reward)
+            if (job.arch.digest, job.rung) in self.by_digest:
+                self._learn(job, self._record_duplicate(index, index, job).reward)
                 return None
-            if key in running_key:
-                waiting.setdefault(key, []).append(index)
-                return None
-            running[index], running_key[key] = job, job
-            return self._job(index, job)
+            return self._job(index, job) if running.start(index, job) else None
 
         for index, document, rung in self.resumed_running:
             job = Job(Arch.from_dict(document), rung)
             if index in self.trials:  # finished; the search was killed before saving what it learnt
-                learn(job, self.trials[index].reward)
+                self._learn(job, self.trials[index].reward)
             elif (evaluation := admit(index, job)) is not None:
                 restart.append(evaluation)
 
         def next_job() -> EvalJob | None:
             nonlocal next_index
-            if restart:
-                return restart.popleft()
-            while True:
+            while not restart:
                 may_start = not self.searcher.finished() and \
                     self._consecutive_duplicates() < MAX_CONSECUTIVE_DUPLICATES
-                job = self.schedule.next_job(self.searcher, may_start)
-                if job is None:
+                if (job := self.schedule.next_job(self.searcher, may_start)) is None:
                     return None
                 index, next_index = next_index, next_index + 1
-                evaluation = admit(index, job)
+                if (evaluation := admit(index, job)) is not None:
+                    restart.append(evaluation)
                 save()
-                if evaluation is not None:
-                    return evaluation
+            return restart.popleft()
 
         def on_outcome(outcome: EvalOutcome) -> None:
-            job = running.pop(outcome.trial)
-            key = (job.arch.digest, job.rung)
-            del running_key[key]
+            job, duplicates = running.finish(outcome.trial)
             self._on_outcome(outcome, outcome.trial, job)
-            learn(job, self.trials[outcome.trial].reward)
-            for index in waiting.pop(key, []):
-                learn(job, self._record_duplicate(index, index, job).reward)
+            self._learn(job, self.trials[outcome.trial].reward)
+            for index in duplicates:
+                self._learn(job, self._record_duplicate(index, index, job).reward)
             save()
 
         executor.run_stream(next_job, on_outcome)
@@ -323,6 +306,11 @@ class SearchDriver:
         if self.searcher.finished():
             return "searcher finished"
         return "searcher converged (it proposed only architectures already evaluated)"
+
+    def _learn(self, job: Job, reward: float | None) -> None:
+        """Tell the searcher and the schedule one result (asynchronous schedules)."""
+        self.searcher.tell_round([(job.arch, reward, job.rung)])
+        self.schedule.completed([job], [reward])
 
     def run(self) -> SearchSummary:
         """Search until the budget is spent, the searcher is finished or only duplicates come."""
@@ -355,6 +343,37 @@ class SearchDriver:
             best_arch=self._best_arch() if best else None, seconds=round(self.elapsed, 3), reason=reason,
             best_output=self.best_output, best_rung=best.rung if best else 0, rungs=len(self.ladder),
         )
+
+
+class RunningJobs:
+    """The jobs an asynchronous schedule has running, by trial index, and the proposals that repeat one of them
+    (duplicates waiting for its reward)."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[int, Job] = {}
+        self.index_of: dict[tuple[str, int], int] = {}
+        self.waiting: dict[int, list[int]] = {}
+
+    def start(self, index: int, job: Job) -> bool:
+        """Record ``job`` as running under ``index``; ``False`` (a duplicate, now waiting) if it already runs."""
+        key = (job.arch.digest, job.rung)
+        if key in self.index_of:
+            self.waiting[self.index_of[key]].append(index)
+            return False
+        self.jobs[index], self.index_of[key], self.waiting[index] = job, index, []
+        return True
+
+    def finish(self, index: int) -> tuple[Job, list[int]]:
+        """The finished job and the indices of the duplicates that waited for it."""
+        job = self.jobs.pop(index)
+        del self.index_of[(job.arch.digest, job.rung)]
+        return job, self.waiting.pop(index)
+
+    def to_list(self) -> list[list[Any]]:
+        """``[index, arch, rung]`` of every running job and waiting duplicate, by index (for the saved state)."""
+        entries = [(index, job) for index, job in self.jobs.items()]
+        entries += [(waiter, self.jobs[index]) for index, waiters in self.waiting.items() for waiter in waiters]
+        return [[index, job.arch.to_dict(), job.rung] for index, job in sorted(entries, key=lambda e: e[0])]
 
 
 #: The search images for each crop of the ladder (keyed by :func:`crop_key`).
