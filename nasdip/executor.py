@@ -70,6 +70,17 @@ class Executor(ABC):
         self.close()
 
 
+class StreamingExecutor(Executor):
+    """An executor built on :meth:`run_stream` (several workers kept busy); a batch is a stream of fixed jobs."""
+
+    def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
+        self.run_stream(from_batch(jobs), on_outcome)
+
+    @abstractmethod
+    def run_stream(self, next_job: JobSource, on_outcome: Callable[[EvalOutcome], None]) -> None:
+        """See :meth:`Executor.run_stream`."""
+
+
 def from_batch(jobs: Sequence[EvalJob]) -> JobSource:
     """A job source that gives ``jobs`` in order, then ``None`` (a batch played as a stream)."""
     queue = deque(jobs)

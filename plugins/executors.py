@@ -20,7 +20,7 @@ from typing import Any
 
 from nasdip import hookimpl
 from nasdip.errors import NasdipError
-from nasdip.executor import Executor, JobSource, from_batch
+from nasdip.executor import Executor, JobSource, StreamingExecutor
 from nasdip.options import Option
 from nasdip.search.evaluate import EvalJob, EvalOutcome, evaluate
 from nasdip.search.records import FAILED
@@ -38,14 +38,11 @@ class SerialExecutor(Executor):
             on_outcome(evaluate(job))
 
 
-class StreamsExecutor(Executor):
+class StreamsExecutor(StreamingExecutor):
     """Several candidates at once in this process, each in its own thread and, on a GPU, its own CUDA stream."""
 
     name = "streams"
     help = "concurrent candidates in this process, one CUDA stream each (keeps one GPU busy); no timeouts"
-
-    def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
-        self.run_stream(from_batch(jobs), on_outcome)
 
     def run_stream(self, next_job: JobSource, on_outcome: Callable[[EvalOutcome], None]) -> None:
         from concurrent import futures
@@ -125,7 +122,7 @@ def visible_gpus() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-class ProcessExecutor(Executor):
+class ProcessExecutor(StreamingExecutor):
     """A pool of local worker processes with fault isolation and per-trial timeouts."""
 
     name = "process"
@@ -151,9 +148,6 @@ class ProcessExecutor(Executor):
     def _replace(self, index: int) -> None:
         self.slots[index].stop(force=True)
         self.slots[index] = _Slot(self.context, self.threads, self._environment(index))
-
-    def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
-        self.run_stream(from_batch(jobs), on_outcome)
 
     def run_stream(self, next_job: JobSource, on_outcome: Callable[[EvalOutcome], None]) -> None:
         busy: set[int] = set()
@@ -202,7 +196,7 @@ def _evaluate_on_ray(job: EvalJob, threads: int) -> EvalOutcome:
     return evaluate(job)
 
 
-class RayExecutor(Executor):
+class RayExecutor(StreamingExecutor):
     """Candidates as Ray tasks: on a local Ray started here, or on the cluster at ``--ray-address``/RAY_ADDRESS."""
 
     name = "ray"
@@ -233,9 +227,6 @@ class RayExecutor(Executor):
             self.owns_ray = False
         self.remote = ray.remote(_evaluate_on_ray).options(
             num_cpus=self.values["ray_cpus_per_trial"], num_gpus=self.values["ray_gpus_per_trial"], max_retries=0)
-
-    def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
-        self.run_stream(from_batch(jobs), on_outcome)
 
     def run_stream(self, next_job: JobSource, on_outcome: Callable[[EvalOutcome], None]) -> None:
         ray = self.ray
