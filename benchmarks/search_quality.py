@@ -161,7 +161,7 @@ def main() -> None:
         for searcher in args.searcher or ("random", "evolution", "rl"):
             found = search(args, searcher, search_seed, images)
             searches.append(found)
-            rows.append({"arch": f"found by {found['name']}", "searcher": searcher,
+            rows.append({"arch": f"found by {found['name']}", "searcher": searcher, "seed": search_seed,
                          "psnr": validate(args, f"found-{found['name']}", Arch.from_dict(found["best"]), cache)})
     report(args, rows, searches)
 
@@ -181,6 +181,7 @@ def report(args, rows: list[dict], searches: list[dict]) -> None:
             gains = [statistics.fmean(row["psnr"]) - dip for row in rows if row.get("searcher") == searcher]
             print(f"{searcher:10} {len(gains):5d} {statistics.fmean(gains):+9.2f} {statistics.stdev(gains):5.2f} "
                   f"{min(gains):+6.2f} {max(gains):+6.2f} {sum(g > 0 for g in gains):8d} of {len(gains)}")
+        report_paired(rows)
     print(f"{'search':16} {'evals':>5} {'cands':>5} {'Gsteps*px':>9} {'full Gsteps*px':>14} {'ratio':>6} "
           f"{'seconds':>8} {'best reward':>11}")
     for found in searches:
@@ -188,6 +189,21 @@ def report(args, rows: list[dict], searches: list[dict]) -> None:
         print(f"{found['name']:16} {found['evaluations']:5d} {found['started']:5d} {found['step_pixels'] / 1e9:9.2f} "
               f"{full / 1e9:14.2f} {found['step_pixels'] / full:6.2f} {found['seconds']:8.0f} "
               f"{found['best_reward']:11.2f}")
+
+
+def paired_with_random(rows: list[dict]) -> dict[str, list[float]]:
+    """Each searcher's mean-PSNR difference from ``random``'s, per search seed both were run with."""
+    means = {(row["searcher"], row["seed"]): statistics.fmean(row["psnr"]) for row in rows if "searcher" in row}
+    return {searcher: [means[searcher, seed] - means["random", seed]
+                       for (other, seed) in means if other == searcher and ("random", seed) in means]
+            for searcher in dict.fromkeys(name for name, _ in means) if searcher != "random"}
+
+
+def report_paired(rows: list[dict]) -> None:
+    for searcher, diffs in paired_with_random(rows).items():
+        if diffs:
+            print(f"{searcher} - random, paired by search seed: mean {statistics.fmean(diffs):+.2f} dB, ahead in "
+                  f"{sum(d > 0 for d in diffs)} of {len(diffs)} ({' '.join(f'{d:+.2f}' for d in diffs)})")
 
 
 if __name__ == "__main__":
