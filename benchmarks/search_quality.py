@@ -200,6 +200,7 @@ def paired_with_random(rows: list[dict]) -> dict[str, list[float]]:
 
 
 def report_paired(rows: list[dict]) -> None:
+    """One line per searcher: its difference from ``random``, paired by search seed."""
     for searcher, diffs in paired_with_random(rows).items():
         if diffs:
             print(f"{searcher} - random, paired by search seed: mean {statistics.fmean(diffs):+.2f} dB, ahead in "

@@ -371,9 +371,9 @@ class RunningJobs:
 
     def to_list(self) -> list[list[Any]]:
         """``[index, arch, rung]`` of every running job and waiting duplicate, by index (for the saved state)."""
-        entries = [(index, job) for index, job in self.jobs.items()]
-        entries += [(waiter, self.jobs[index]) for index, waiters in self.waiting.items() for waiter in waiters]
-        return [[index, job.arch.to_dict(), job.rung] for index, job in sorted(entries, key=lambda e: e[0])]
+        entries = [*self.jobs.items(),
+                   *((waiter, self.jobs[index]) for index, waiters in self.waiting.items() for waiter in waiters)]
+        return [[index, job.arch.to_dict(), job.rung] for index, job in sorted(entries, key=lambda entry: entry[0])]
 
 
 #: The search images for each crop of the ladder (keyed by :func:`crop_key`).
