@@ -26,11 +26,15 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from nasdip.search.driver import start_search
+from nasdip.search.jobs import Fidelity
+from nasdip.search.settings import SearchSettings
+
 PLUGIN = """
     import hashlib, time
     import nasdip
-    from nasdip.reward import Reward
-    from nasdip.space import Decision, Space
+    from nasdip.search.reward import Reward
+    from nasdip.arch.space import Decision, Space
 
     UNIT = {unit}
     ETA = {eta}
@@ -60,7 +64,6 @@ PLUGIN = """
         register(Reward("sleeping-sum", sleeping_sum, needs_fit=False))
 """
 
-
 def install_plugin(root: Path, unit: float, eta: int, crops: list[int]) -> None:
     """Write the sleeping plugin as an installed distribution under ``root`` (visible to worker processes)."""
     (root / "sleeping_plugin.py").write_text(textwrap.dedent(PLUGIN.format(unit=unit, eta=eta, crops=crops)))
@@ -74,8 +77,6 @@ def install_plugin(root: Path, unit: float, eta: int, crops: list[int]) -> None:
 
 
 def run(schedule: str, seed: int, args, ladder, out: Path) -> dict:
-    from nasdip.search.driver import start_search
-    from nasdip.search.settings import SearchSettings
 
     settings = SearchSettings(searcher="random", task="denoise", space="grid", reward="sleeping-sum",
                               budget=args.budget, batch=args.workers, schedule=schedule, eta=args.eta, ladder=ladder,
@@ -102,7 +103,6 @@ def main() -> None:
     crops = [16 + 8 * r for r in range(args.rungs)]
     with tempfile.TemporaryDirectory() as folder:
         install_plugin(Path(folder), args.unit, args.eta, crops)
-        from nasdip.search.evaluate import Fidelity
 
         ladder = [Fidelity(iters=10 * args.eta ** r, crop=crop, width=8) for r, crop in enumerate(crops)]
         rows = [run(schedule, int(seed), args, ladder, Path(folder) / "runs")

@@ -26,11 +26,11 @@ from pathlib import Path
 from ranking import kendall_tau, regret
 
 from nasdip import registry
-from nasdip.catalog import presets
-from nasdip.fit import FitSettings
+from nasdip.arch.catalog import presets
+from nasdip.fit.inputs import degrade_set, folder_images
+from nasdip.fit.settings import FitSettings
 from nasdip.nn.config import NetConfig
-from nasdip.problems import degrade_set, folder_images
-from nasdip.search.evaluate import EvalJob, problem_to_dict
+from nasdip.search.jobs import EvalJob
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TASK_OPTIONS = {"denoise": {"sigma": 25.0}, "sr": {"scale": 4}, "inpaint": {"drop": 0.5}}
@@ -67,7 +67,7 @@ def jobs_for(args, archs: dict[str, dict], fidelities: list[dict], done: dict) -
     for fidelity in fidelities:
         if fidelity["crop"] not in problems:
             cleans = folder_images(DATA / "search", fidelity["crop"])[: args.images]
-            problems[fidelity["crop"]] = [problem_to_dict(p) for p in degrade_set(task, cleans, args.seed)]
+            problems[fidelity["crop"]] = [p.to_dict() for p in degrade_set(task, cleans, args.seed)]
         settings = task.settings().replace(iters=fidelity["iters"], seed=args.seed, device=args.device,
                                            sync_every=min(25, fidelity["iters"]))
         settings = FitSettings(**{**settings.to_dict(), "stop": fidelity["stop"], "holdout": HOLDOUT})

@@ -64,8 +64,8 @@ step() {
     echo "$name: $status in $((SECONDS - start)) s" | tee -a "$DIR/status.txt"
 }
 
-step tests "${LIMITS[0]}" "$PYTHON" -m pytest -q -m gpu -p no:cacheprovider tests/nasdip/test_fit.py \
-    tests/nasdip/test_speed.py tests/nasdip/test_packed_fit.py
+step tests "${LIMITS[0]}" "$PYTHON" -m pytest -q -m gpu -p no:cacheprovider tests/nasdip/fit/test_engine.py \
+    tests/nasdip/report/test_speed.py tests/nasdip/fit/test_packed.py
 step speed-auto "${LIMITS[1]}" "$PYTHON" benchmarks/speed.py "${SPEED_ARGS[@]}" --device "$DEVICE"
 step speed-fp32 "${LIMITS[2]}" "$PYTHON" benchmarks/speed.py "${SPEED_ARGS[@]}" --device "$DEVICE" --precision fp32
 step packed "${LIMITS[3]}" "$PYTHON" benchmarks/packed.py "${PACKED_ARGS[@]}" "${MEMBERS[@]}" --device "$DEVICE"

@@ -17,10 +17,11 @@ import argparse
 import json
 
 from nasdip import registry
-from nasdip.catalog import resolve_arch
-from nasdip.device import resolve_device
+from nasdip.arch.catalog import resolve_arch
+from nasdip.fit.device import resolve_device
 from nasdip.nn import packed
-from nasdip.speed import format_packed_rows, machine_description, packed_rows
+from nasdip.report.packed_speed import format_packed_rows, packed_rows
+from nasdip.report.timing import machine_description
 
 
 def parse_case(text: str) -> tuple[int, int]:

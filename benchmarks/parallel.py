@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
-from nasdip.search.driver import SearchSettings, start_search
-from nasdip.search.evaluate import Fidelity
+from nasdip.search.driver import start_search
+from nasdip.search.jobs import Fidelity
+from nasdip.search.settings import SearchSettings
 
 
 def timed(settings: SearchSettings) -> tuple[float, list]:

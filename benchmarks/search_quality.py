@@ -29,15 +29,17 @@ import sys
 from pathlib import Path
 
 from nasdip import registry
-from nasdip.arch import Arch
-from nasdip.catalog import resolve_arch
-from nasdip.files import atomic_write_text
-from nasdip.fit import FitSettings
-from nasdip.imageio import crop_square, list_images, load_image
+from nasdip.arch.catalog import resolve_arch
+from nasdip.arch.document import Arch
+from nasdip.fit.inputs import degrade_set
+from nasdip.fit.request import FitRequest
+from nasdip.fit.settings import FitSettings
+from nasdip.io.crops import crop_square
+from nasdip.io.files import atomic_write_text
+from nasdip.io.images import list_images, load_image
 from nasdip.nn.config import NetConfig
-from nasdip.problems import degrade_set
 from nasdip.search.driver import resume_search, start_search
-from nasdip.search.evaluate import Fidelity
+from nasdip.search.jobs import Fidelity
 from nasdip.search.schedule import build_ladder
 from nasdip.search.settings import SearchSettings
 
@@ -113,7 +115,7 @@ def validate(args, label: str, arch_spec, cache: ValidationCache) -> list[float]
     arch = resolve_arch(arch_spec) if isinstance(arch_spec, str) else arch_spec
     values = []
     for problem in degrade_set(task, cleans, args.seed):
-        result = task.fit(problem, arch, NetConfig(width=deploy.width), settings)
+        result = task.fit(FitRequest(task, problem, arch, NetConfig(width=deploy.width), settings))
         values.append(result.metrics["psnr"])
         print(f"  validation {label} {problem.name}: {values[-1]:.2f} dB (step {result.metrics['stop_step']}, "
               f"{result.seconds:.0f} s)", file=sys.stderr, flush=True)

@@ -14,14 +14,20 @@ and the seed-to-seed spread of fp32 for scale.
 from __future__ import annotations
 
 import argparse
+import statistics
 from pathlib import Path
 
 import torch
 
 from nasdip import registry
-from nasdip.catalog import resolve_arch
+from nasdip.arch.catalog import resolve_arch
+from nasdip.fit.inputs import degradation_generator
+from nasdip.fit.request import FitRequest
+from nasdip.io.builtin import builtin_photo
+from nasdip.io.crops import crop_square
+from nasdip.io.images import list_images, load_image
 from nasdip.nn.config import NetConfig
-from nasdip.speed import format_speed_rows, speed_rows
+from nasdip.report.speed import format_speed_rows, speed_rows
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 QUALITY_IMAGES = {"denoise": DATA / "denoise", "sr": DATA / "sr" / "set5", "inpaint": DATA / "inpaint"}
@@ -29,10 +35,6 @@ QUALITY_IMAGES = {"denoise": DATA / "denoise", "sr": DATA / "sr" / "set5", "inpa
 
 def quality(args) -> None:
     """Final PSNR of fp32 and bf16 fits paired by seed; the fp32 seed-to-seed spread as the noise floor."""
-    import statistics
-
-    from nasdip.imageio import builtin_photo, crop_square, list_images, load_image
-    from nasdip.problems import degradation_generator
 
     task = registry.get("tasks", args.task)()
     folder = QUALITY_IMAGES.get(args.task)
@@ -51,7 +53,7 @@ def quality(args) -> None:
                 for precision in psnr:
                     settings = task.settings().replace(iters=args.quality_iters, device=args.device,
                                                        precision=precision, seed=seed)
-                    fit = task.fit(problem, arch, NetConfig(width=args.quality_width), settings)
+                    fit = task.fit(FitRequest(task, problem, arch, NetConfig(width=args.quality_width), settings))
                     psnr[precision].append(fit.metrics["psnr"])
             pairs = [b - f for f, b in zip(psnr["fp32"], psnr["bf16"], strict=True)]
             arch_differences += pairs
@@ -69,7 +71,6 @@ def quality(args) -> None:
 
 
 def _mean_and_error(values: list[float]) -> str:
-    import statistics
 
     if len(values) < 2:
         return f"{values[0]:+.3f} dB"

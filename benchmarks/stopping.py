@@ -28,12 +28,14 @@ from pathlib import Path
 import torch
 
 from nasdip import registry
-from nasdip.catalog import resolve_arch
-from nasdip.fit import Fitter
-from nasdip.imageio import crop_square, list_images, load_image
+from nasdip.arch.catalog import resolve_arch
+from nasdip.fit.engine import Fitter
+from nasdip.fit.inputs import degrade_set
+from nasdip.fit.request import FitRequest
+from nasdip.fit.stopping import MovingVarianceStop, StopConfig
+from nasdip.io.crops import crop_square
+from nasdip.io.images import list_images, load_image
 from nasdip.nn.config import NetConfig
-from nasdip.problems import degrade_set
-from nasdip.stopping import MovingVarianceStop, StopConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 EVALUATION = {"denoise": DATA / "denoise", "sr": DATA / "sr" / "set5", "inpaint": DATA / "inpaint"}
@@ -50,7 +52,7 @@ def record(task, problem, arch, args) -> dict:
     """One fit to the cap; per-step PSNR, held-out MSE and moving variances."""
     settings = task.settings().replace(iters=args.cap, holdout=args.holdout, seed=args.seed, device=args.device,
                                        lr=LR.get(task.name), precision=args.precision)
-    fitter = Fitter(task, problem, arch, NetConfig(width=args.width), settings)
+    fitter = Fitter(FitRequest(task, problem, arch, NetConfig(width=args.width), settings))
     numel = problem.channels * problem.output_size[0] * problem.output_size[1]
     variances = {w: MovingVarianceStop(StopConfig("wmv", w, 1, w), numel, torch.Generator().manual_seed(0),
                                        fitter.device) for w in WMV_WINDOWS}

@@ -26,14 +26,14 @@ if TYPE_CHECKING:
     import click
     import torch
 
-    from nasdip.events import RunInfo
-    from nasdip.executor import Executor
-    from nasdip.fit import FitResult
-    from nasdip.reward import Reward
+    from nasdip.arch.space import Space
+    from nasdip.fit.result import FitResult
+    from nasdip.fit.task import Task
+    from nasdip.runinfo import RunInfo
+    from nasdip.search.executor import Executor
     from nasdip.search.records import SearchSummary, Trial
-    from nasdip.searcher import Searcher
-    from nasdip.space import Space
-    from nasdip.task import Task
+    from nasdip.search.reward import Reward
+    from nasdip.search.searcher import Searcher
 
 hookspec = pluggy.HookspecMarker("nasdip")
 
@@ -42,7 +42,7 @@ hookspec = pluggy.HookspecMarker("nasdip")
 def register_spaces(register: Callable[[Space], None]) -> None:
     """Register search spaces.
 
-    Call ``register(space)`` with a :class:`nasdip.space.Space` instance for each space. A space declares its
+    Call ``register(space)`` with a :class:`nasdip.Space` instance for each space. A space declares its
     decisions (name, choices, meaning), builds a network from an architecture document, and may ship named
     presets and a super-network for differentiable search.
     """
@@ -52,7 +52,7 @@ def register_spaces(register: Callable[[Space], None]) -> None:
 def register_searchers(register: Callable[[type[Searcher]], None]) -> None:
     """Register search strategies.
 
-    Call ``register(cls)`` with a subclass of :class:`nasdip.searcher.Searcher` for each strategy. The class
+    Call ``register(cls)`` with a subclass of :class:`nasdip.Searcher` for each strategy. The class
     attribute ``name`` is the name users pass to ``nasdip search --searcher``.
     """
 
@@ -61,7 +61,7 @@ def register_searchers(register: Callable[[type[Searcher]], None]) -> None:
 def register_tasks(register: Callable[[type[Task]], None]) -> None:
     """Register restoration tasks.
 
-    Call ``register(cls)`` with a subclass of :class:`nasdip.task.Task` for each task. A task owns its
+    Call ``register(cls)`` with a subclass of :class:`nasdip.Task` for each task. A task owns its
     degradation (forward operator), default fitting hyper-parameters, metrics and CLI options.
     """
 
@@ -70,7 +70,7 @@ def register_tasks(register: Callable[[type[Task]], None]) -> None:
 def register_executors(register: Callable[[type[Executor]], None]) -> None:
     """Register candidate executors.
 
-    Call ``register(cls)`` with a subclass of :class:`nasdip.executor.Executor` for each executor. Executors
+    Call ``register(cls)`` with a subclass of :class:`nasdip.Executor` for each executor. Executors
     evaluate candidate architectures for the search driver: serially, in local processes, on a cluster.
     """
 
@@ -79,7 +79,7 @@ def register_executors(register: Callable[[type[Executor]], None]) -> None:
 def register_rewards(register: Callable[[Reward], None]) -> None:
     """Register reward functions for candidate evaluation.
 
-    Call ``register(reward)`` with a :class:`nasdip.reward.Reward` for each. A reward turns the restorations of
+    Call ``register(reward)`` with a :class:`nasdip.Reward` for each. A reward turns the restorations of
     a candidate on the search images (and their clean originals) into one number to maximise.
     """
 

@@ -1,4 +1,5 @@
-"""Settings that plugins declare and commands expose as command-line options."""
+"""Settings that plugins declare and commands expose as command-line options (:class:`Option`), and the click
+parameter types commands share: finite numbers, seeds, learning rates (plugins adding commands use them too)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,32 @@ def resolve_values(owner: str, options: Sequence[Option], values: Mapping[str, A
             raise UsageError(f"{label(name)} must be a finite number, got {value!r}")
         resolved[name] = value
     return resolved
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that must be a finite number (``nan`` and ``inf`` are refused), optionally within bounds.
+
+    Takes :class:`click.FloatRange`'s arguments, e.g. ``FiniteFloat(min=0, min_open=True)`` for a positive number.
+    """
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
+
+    def _describe_range(self) -> str:
+        # click describes an unbounded range as "x<=None"; there is nothing to describe.
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
+
+#: Largest seed: every random generator nasdip seeds (torch's, Python's) takes 0 .. 2**63 - 1.
+MAX_SEED = 2**63 - 1
+#: A seed option's type: an integer in 0 .. 2**63 - 1.
+SEED = click.IntRange(0, MAX_SEED)
+#: A ``--seeds`` option's type: how many fits from consecutive seeds to average (1 .. 64).
+SEED_COUNT = click.IntRange(1, 64)
+#: A learning rate's type: a finite number above zero.
+LEARNING_RATE = FiniteFloat(min=0, min_open=True)

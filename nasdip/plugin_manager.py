@@ -1,6 +1,7 @@
-"""The plugin manager: built-in plugins, lazily discovered external plugins, and safe lifecycle calls.
+"""The plugin manager: plugins discovered through the entry-point group ``nasdip``, and safe lifecycle calls.
 
-External plugins come from the entry-point group ``nasdip``. ``NASDIP_LOAD_PLUGINS`` (a comma-separated list of
+Built-in plugins register exactly like third-party ones: nasdip's own distribution declares them in the same
+entry-point group (``setup.cfg``), and they load first, so the core names none of them. ``NASDIP_LOAD_PLUGINS`` (a comma-separated list of
 entry-point or distribution names; empty means none) restricts which of them load; a name that matches no
 installed plugin is warned about. Built-ins always load. An external plugin that fails to import, whose hooks do
 not match their specifications, or that implements a hook nasdip does not have (a misspelt name, unless marked
@@ -10,7 +11,6 @@ not match their specifications, or that implements a hook nasdip does not have (
 from __future__ import annotations
 
 import difflib
-import importlib
 import os
 import sys
 import warnings
@@ -24,24 +24,6 @@ from nasdip import __version__, hookspecs
 
 ENTRY_POINT_GROUP = "nasdip"
 LOAD_PLUGINS_ENV = "NASDIP_LOAD_PLUGINS"
-
-#: Modules registered as default plugins, in this order.
-DEFAULT_PLUGINS: tuple[str, ...] = (
-    "nasdip.plugins.spaces",
-    "nasdip.plugins.tensorboard",
-    "nasdip.plugins.rewards",
-    "nasdip.plugins.executors",
-    "nasdip.searchers.random",
-    "nasdip.searchers.evolution",
-    "nasdip.searchers.rl",
-    "nasdip.searchers.darts",
-    "nasdip.tasks.sr",
-    "nasdip.tasks.denoise",
-    "nasdip.tasks.inpaint",
-    "nasdip.tasks.dehaze",
-    "nasdip.tasks.translate",
-)
-
 
 @dataclass(frozen=True)
 class PluginSource:
@@ -62,16 +44,35 @@ def get_plugin_manager() -> pluggy.PluginManager:
     if _pm is None:
         pm = pluggy.PluginManager("nasdip")
         pm.add_hookspecs(hookspecs)
-        _register_builtins(pm)
+        builtins, external = _entry_points()
+        _register_builtins(pm, builtins)
         _pm = pm
-        _load_entry_points(pm)
+        _load_external(pm, external)
     return _pm
 
 
-def _register_builtins(pm: pluggy.PluginManager) -> None:
-    for module_name in DEFAULT_PLUGINS:
-        pm.register(importlib.import_module(module_name), name=module_name)
-        _sources[module_name] = PluginSource("nasdip", __version__, builtin=True)
+def _entry_points() -> tuple[list[metadata.EntryPoint], list[metadata.EntryPoint]]:
+    """The group's entry points: nasdip's own (the built-in plugins), then every other distribution's."""
+    builtins, external = [], []
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        (builtins if _distribution(entry_point) == __name__.split(".")[0] else external).append(entry_point)
+    return builtins, external
+
+
+def _distribution(entry_point: metadata.EntryPoint) -> str:
+    return entry_point.dist.metadata["Name"] if entry_point.dist is not None else "?"
+
+
+def _register_builtins(pm: pluggy.PluginManager, entry_points: list[metadata.EntryPoint]) -> None:
+    """Nasdip's own plugins: always loaded (``NASDIP_LOAD_PLUGINS`` does not restrict them); one that fails is a
+    bug and raises."""
+    if not entry_points:
+        _warn("nasdip's built-in plugins are not registered (no 'nasdip' entry points of the nasdip distribution); "
+              "install nasdip, e.g. 'pip install -e .' in its source tree")
+    for entry_point in entry_points:
+        if not pm.has_plugin(entry_point.name):
+            pm.register(entry_point.load(), name=entry_point.name)
+            _sources[entry_point.name] = PluginSource("nasdip", __version__, builtin=True)
 
 
 def _allowed_external() -> set[str] | None:
@@ -85,12 +86,12 @@ def _warn(message: str) -> None:
     warnings.warn(f"nasdip: {message}", RuntimeWarning, stacklevel=3)
 
 
-def _load_entry_points(pm: pluggy.PluginManager) -> None:
+def _load_external(pm: pluggy.PluginManager, entry_points: list[metadata.EntryPoint]) -> None:
     allowed = _allowed_external()
     seen: set[str] = set()
-    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in entry_points:
         dist = entry_point.dist
-        dist_name = dist.metadata["Name"] if dist is not None else "?"
+        dist_name = _distribution(entry_point)
         seen.update((entry_point.name, dist_name))
         if allowed is not None and entry_point.name not in allowed and dist_name not in allowed:
             continue

@@ -6,11 +6,11 @@ subclass, a nameless object, ...), is skipped for that kind with a warning namin
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import nasdip
 from nasdip.errors import DuplicateNameError, UnknownNameError
 from nasdip.hookspecs import REGISTRY_KINDS
 from nasdip.plugin_manager import get_plugin_manager
@@ -18,13 +18,13 @@ from nasdip.plugin_manager import get_plugin_manager
 #: Registry kinds and how to name one of their members in messages.
 KINDS = REGISTRY_KINDS
 
-#: What each kind must register: ``(module, class name, registered as a subclass (True) or an instance)``.
-EXPECTED: dict[str, tuple[str, str, bool]] = {
-    "spaces": ("nasdip.space", "Space", False),
-    "searchers": ("nasdip.searcher", "Searcher", True),
-    "tasks": ("nasdip.task", "Task", True),
-    "executors": ("nasdip.executor", "Executor", True),
-    "rewards": ("nasdip.reward", "Reward", False),
+#: What each kind must register: ``(class of the public API, registered as a subclass (True) or an instance)``.
+EXPECTED: dict[str, tuple[str, bool]] = {
+    "spaces": ("Space", False),
+    "searchers": ("Searcher", True),
+    "tasks": ("Task", True),
+    "executors": ("Executor", True),
+    "rewards": ("Reward", False),
 }
 
 
@@ -68,12 +68,12 @@ def registrations(kind: str) -> list[tuple[str, Any]]:
 
 def registration_problem(kind: str, obj: Any) -> str | None:
     """Why ``obj`` cannot be registered as one of ``kind`` (wrong type, no name), or ``None`` when it can."""
-    module, class_name, as_class = EXPECTED[kind]
-    base = getattr(importlib.import_module(module), class_name)
+    class_name, as_class = EXPECTED[kind]
+    base = getattr(nasdip, class_name)
     if as_class and not (isinstance(obj, type) and issubclass(obj, base)):
-        return f"expected a subclass of {module}.{class_name}, got {obj!r}"
+        return f"expected a subclass of nasdip.{class_name}, got {obj!r}"
     if not as_class and not isinstance(obj, base):
-        return f"expected a {module}.{class_name} instance, got {obj!r}"
+        return f"expected a nasdip.{class_name} instance, got {obj!r}"
     name = getattr(obj, "name", None)
     if not isinstance(name, str) or not name:
         return f"it has no string 'name': {obj!r}"

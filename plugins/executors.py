@@ -13,22 +13,25 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent import futures
 from multiprocessing.connection import wait
 from typing import Any
 
-from nasdip import hookimpl
+import torch
+
 from nasdip.errors import NasdipError
-from nasdip.executor import Executor, JobSource, StreamingExecutor
 from nasdip.options import Option
-from nasdip.search.evaluate import EvalJob, EvalOutcome, evaluate
+from nasdip.search.evaluate import evaluate
+from nasdip.search.executor import Executor, JobSource, StreamingExecutor
+from nasdip.search.jobs import EvalJob, EvalOutcome
 from nasdip.search.records import FAILED
 
 
 class SerialExecutor(Executor):
     """One candidate after another, in this process (the default)."""
-
     name = "serial"
     default = True
     help = "evaluate candidates one after another in this process (default)"
@@ -40,12 +43,10 @@ class SerialExecutor(Executor):
 
 class StreamsExecutor(StreamingExecutor):
     """Several candidates at once in this process, each in its own thread and, on a GPU, its own CUDA stream."""
-
     name = "streams"
     help = "concurrent candidates in this process, one CUDA stream each (keeps one GPU busy); no timeouts"
 
     def run_stream(self, next_job: JobSource, on_outcome: Callable[[EvalOutcome], None]) -> None:
-        from concurrent import futures
 
         with futures.ThreadPoolExecutor(max_workers=self.workers) as pool:
             running: set = set()
@@ -60,7 +61,6 @@ class StreamsExecutor(StreamingExecutor):
 
 
 def _evaluate_on_stream(job: EvalJob) -> EvalOutcome:
-    import torch
 
     if torch.cuda.is_available() and job.settings.get("device", "auto") in ("auto", "cuda"):
         with torch.cuda.stream(torch.cuda.Stream()):
@@ -74,7 +74,6 @@ def _worker_main(connection: Any, threads: int, environment: dict[str, str]) -> 
     """A worker process: evaluate jobs received on ``connection`` until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops its workers
     os.environ.update(environment)
-    import torch
 
     torch.set_num_threads(threads)
     while True:
@@ -89,7 +88,6 @@ def _worker_main(connection: Any, threads: int, environment: dict[str, str]) -> 
 
 class _Slot:
     """One worker process and the job it is running."""
-
     def __init__(self, context: Any, threads: int, environment: dict[str, str]) -> None:
         self.connection, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child, threads, environment), daemon=True)
@@ -117,14 +115,11 @@ class _Slot:
 
 def visible_gpus() -> int:
     """Number of CUDA devices this process can see (0 without CUDA)."""
-    import torch
-
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 class ProcessExecutor(StreamingExecutor):
     """A pool of local worker processes with fault isolation and per-trial timeouts."""
-
     name = "process"
     supports_timeout = True
     help = "local worker processes (one torch thread share and one GPU each); crashes and timeouts fail one trial"
@@ -190,7 +185,6 @@ class ProcessExecutor(StreamingExecutor):
 
 
 def _evaluate_on_ray(job: EvalJob, threads: int) -> EvalOutcome:
-    import torch
 
     torch.set_num_threads(max(1, threads))
     return evaluate(job)
@@ -198,7 +192,6 @@ def _evaluate_on_ray(job: EvalJob, threads: int) -> EvalOutcome:
 
 class RayExecutor(StreamingExecutor):
     """Candidates as Ray tasks: on a local Ray started here, or on the cluster at ``--ray-address``/RAY_ADDRESS."""
-
     name = "ray"
     supports_timeout = True
     help = "Ray tasks on a cluster (--ray-address or RAY_ADDRESS) or a local Ray; needs nasdip[ray]"
@@ -211,7 +204,7 @@ class RayExecutor(StreamingExecutor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         try:
-            import ray
+            import ray  # noqa: PLC0415 - an optional extra, imported only when this executor is chosen
         except ImportError:
             raise NasdipError("the ray executor needs Ray: pip install 'nasdip[ray]'") from None
         self.ray = ray
@@ -260,14 +253,4 @@ class RayExecutor(StreamingExecutor):
 
 def _python_path_env() -> dict[str, str]:
     """Make this process's import path (editable installs, test plugins) visible to local Ray workers."""
-    import sys
-
     return {"PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
-
-
-@hookimpl
-def register_executors(register) -> None:
-    register(SerialExecutor)
-    register(StreamsExecutor)
-    register(ProcessExecutor)
-    register(RayExecutor)

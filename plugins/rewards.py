@@ -3,8 +3,7 @@ held-out PSNR (self-validation on observed pixels left out of the fit)."""
 
 from __future__ import annotations
 
-from nasdip import hookimpl
-from nasdip.reward import Reward, mean_metric
+from nasdip.search.reward import Reward, mean_metric
 
 REWARDS = (
     Reward("psnr", lambda c: mean_metric(c.results, "psnr"),
@@ -17,9 +16,3 @@ REWARDS = (
            "mean PSNR of the held-out observed pixels at the returned step: no ground truth needed",
            needs_clean=False, needs_holdout=True, unit="dB"),
 )
-
-
-@hookimpl
-def register_rewards(register) -> None:
-    for reward in REWARDS:
-        register(reward)

@@ -6,15 +6,14 @@ from collections.abc import Mapping, Sequence
 
 from torch import nn
 
-from nasdip import hookimpl
-from nasdip.arch import Arch, Choice
+from nasdip.arch.document import Arch, Choice
+from nasdip.arch.space import Decision, Space
 from nasdip.errors import NasdipError
 from nasdip.nn.cell import CELL_DECISION_NAMES, CELL_DECISIONS, Cell, cell_allowed
 from nasdip.nn.config import NetConfig
 from nasdip.nn.crossscale import LEVELS, ROWS, SOURCES, CrossScaleNet, Links, parse_links
 from nasdip.nn.skip import BILINEAR_CELL, SkipNet
 from nasdip.nn.supernet import MixedCell, SuperNet, new_arch_logits
-from nasdip.space import Decision, Space
 
 CELL = tuple(Decision(name, choices, help, depends) for name, choices, help, depends in CELL_DECISIONS)
 LINKS = tuple(
@@ -157,10 +156,3 @@ class DipSpace(Space):
 
     def describe(self, arch: Arch) -> list[str]:
         return ["backbone: DIP skip hourglass", "upsampling: bilinear x2 (no transform)"]
-
-
-@hookimpl
-def register_spaces(register) -> None:
-    for space in (UpsampleCellSpace(), CrossScaleSpace(), NasdipSpace(), DipSpace()):
-        register(space)
-

@@ -66,11 +66,11 @@ def _flatten(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any
 def _search_details(config: Mapping[str, Any]) -> dict[str, Any]:
     """What a search's configuration implies but does not spell out: every task option and the fitting settings
     each candidate gets (the task's defaults at the search's fidelity)."""
-    from nasdip.search.columns import task_text
+    from nasdip.report.columns import task_text
 
     details: dict[str, Any] = {"task (all options)": task_text(config)}
     try:
-        from nasdip.search.driver import SearchSettings
+        from nasdip.search.settings import SearchSettings
 
         settings = SearchSettings.from_dict(dict(config))
         details["fit per candidate"] = settings.fit_settings(settings.make_task()).to_dict()
@@ -165,7 +165,7 @@ def _search_log(run: Any) -> _SearchLog:
 
 def reward_label(config: Mapping[str, Any]) -> tuple[str, str]:
     """The reward's name and unit."""
-    from nasdip.search.columns import reward_unit
+    from nasdip.report.columns import reward_unit
 
     name = str(config.get("reward", "reward"))
     return name, reward_unit(name)
@@ -184,7 +184,7 @@ def progress_tags(config: Mapping[str, Any], rung: int = 0) -> tuple[str, str]:
 
 
 def _hparam_values(run: Any, trial: Any) -> dict[str, str]:
-    from nasdip.search.columns import task_text, trial_setting
+    from nasdip.report.columns import task_text, trial_setting
 
     config = run.config
     values = {"searcher": str(config.get("searcher", "")), "seed": str(config.get("seed", "")),
@@ -196,7 +196,7 @@ def _hparam_values(run: Any, trial: Any) -> dict[str, str]:
 
 
 def _trial_metrics(trial: Any) -> dict[str, float]:
-    from nasdip.search.columns import numeric_metrics, trial_cost
+    from nasdip.report.columns import numeric_metrics, trial_cost
 
     metrics: dict[str, float] = {}
     if trial.reward is not None:
@@ -230,7 +230,7 @@ def _write_session(run: Any, trial: Any, search: _SearchLog, walltime: float) ->
 
 
 def _metric_title(tag: str, run: Any, trial_fidelity: Mapping[str, Any]) -> str:
-    from nasdip.search.columns import DEFAULT_COST_SIDE, metric_unit, with_unit
+    from nasdip.report.columns import DEFAULT_COST_SIDE, metric_unit, with_unit
 
     key = tag.removeprefix("trial/")
     if key == "reward":
@@ -271,7 +271,7 @@ def _write_experiment(run: Any, search: _SearchLog) -> None:
 
 
 def _best_architecture_markdown(run: Any, trial: Any) -> str:
-    from nasdip.catalog import space_of
+    from nasdip.arch.catalog import space_of
 
     arch = trial.architecture
     name, unit = reward_label(run.config)
@@ -330,8 +330,8 @@ def search_finished(run, summary) -> None:
 def _write_analysis(writer: Any, summary: Any) -> None:
     """The decision analysis of the finished search as a table and a figure (when enough trials were evaluated)."""
     from nasdip.errors import NasdipError
-    from nasdip.search.analyze import analysis_figure, analysis_markdown, analyze_runs
-    from nasdip.search.figures import figure_tensor
+    from nasdip.report.analyze import analysis_figure, analysis_markdown, analyze_runs
+    from nasdip.report.figures import figure_tensor
 
     try:
         analysis = analyze_runs([summary.run_dir])

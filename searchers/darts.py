@@ -14,19 +14,18 @@ from typing import Any
 
 import torch
 
-from nasdip import hookimpl
-from nasdip.arch import Arch
-from nasdip.device import resolve_device
-from nasdip.nn.build import build_supernetwork, weight_parameters
+from nasdip.arch.build import build_supernetwork, weight_parameters
+from nasdip.arch.document import Arch
+from nasdip.errors import NasdipError
+from nasdip.fit.device import resolve_device
+from nasdip.fit.task import weighted_mean_square
 from nasdip.nn.supernet import new_arch_logits
 from nasdip.options import Option
-from nasdip.searcher import Searcher
-from nasdip.task import weighted_mean_square
+from nasdip.search.searcher import Searcher
 
 
 class DartsSearcher(Searcher):
     """Continuous relaxation with a held-out pixel split for the architecture step; derives one architecture."""
-
     name = "darts"
     help = "differentiable search: super-network, weights and architecture fitted on disjoint pixel halves"
     options = (
@@ -54,7 +53,6 @@ class DartsSearcher(Searcher):
 
     def tell(self, arch: Arch, reward: float | None) -> None:
         """The derived architecture's reward is recorded by the driver; nothing to learn from it."""
-
     def finished(self) -> bool:
         return bool(self.derived) and self.proposed >= len(self.derived)
 
@@ -62,7 +60,6 @@ class DartsSearcher(Searcher):
         """Fit the super-networks and architecture logits; return the derived architecture."""
         objective = self.context.objective
         if objective is None:
-            from nasdip.errors import NasdipError
 
             raise NasdipError("the darts searcher needs the search's task and images (run it through nasdip search)")
         task, problems, settings, config = objective.task, objective.problems, objective.settings, objective.config
@@ -117,8 +114,3 @@ class DartsSearcher(Searcher):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.derived, self.proposed = state["derived"], state["proposed"]
-
-
-@hookimpl
-def register_searchers(register) -> None:
-    register(DartsSearcher)

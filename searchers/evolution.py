@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from nasdip import hookimpl
-from nasdip.arch import Arch
+from nasdip.arch.document import Arch
 from nasdip.options import Option
-from nasdip.searcher import Searcher
+from nasdip.search.searcher import Searcher
 
 
 class EvolutionSearcher(Searcher):
@@ -54,8 +53,3 @@ class EvolutionSearcher(Searcher):
         super().load_state_dict(state)
         self.asked = state["asked"]
         self.population = deque((Arch.from_dict(document), reward) for document, reward in state["population"])
-
-
-@hookimpl
-def register_searchers(register) -> None:
-    register(EvolutionSearcher)

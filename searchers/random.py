@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasdip import hookimpl
-from nasdip.arch import Arch
-from nasdip.searcher import Searcher
+from nasdip.arch.document import Arch
+from nasdip.search.searcher import Searcher
 
 
 class RandomSearcher(Searcher):
@@ -36,8 +35,3 @@ class RandomSearcher(Searcher):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.proposed = set(state["proposed"])
-
-
-@hookimpl
-def register_searchers(register) -> None:
-    register(RandomSearcher)

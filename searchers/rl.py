@@ -21,11 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from nasdip import hookimpl
-from nasdip.arch import Arch
+from nasdip.arch.document import Arch
+from nasdip.arch.space import Space
 from nasdip.options import Option
-from nasdip.searcher import Searcher
-from nasdip.space import Space
+from nasdip.search.searcher import Searcher
 
 
 class Controller(nn.Module):
@@ -175,8 +174,3 @@ class RLSearcher(Searcher):
         self.update_size = state.get("update_size", 0)
         self.updates = state["updates"]
         self.buffer = [(Arch.from_dict(document), reward) for document, reward in state["buffer"]]
-
-
-@hookimpl
-def register_searchers(register) -> None:
-    register(RLSearcher)

@@ -18,10 +18,13 @@ import torch
 from kornia.geometry.transform import resize
 from torch import nn
 
-from nasdip import hookimpl
+from nasdip.arch.build import build_network
+from nasdip.arch.catalog import resolve_arch
 from nasdip.errors import NasdipError, UsageError
-from nasdip.fit import FitSettings
-from nasdip.imageio import ImageInfo
+from nasdip.fit.problem import Problem
+from nasdip.fit.settings import FitSettings
+from nasdip.fit.task import Task
+from nasdip.io.images import ImageInfo
 from nasdip.ops.haze import (
     MIN_TRANSMISSION,
     add_haze,
@@ -31,7 +34,7 @@ from nasdip.ops.haze import (
     smooth_transmission,
     total_variation,
 )
-from nasdip.task import Option, Problem, Task
+from nasdip.options import Option
 from nasdip.tasks import DIP_BASELINE
 
 #: Noise channels of each Double-DIP generator.
@@ -40,7 +43,6 @@ INPUT_DEPTH = 8
 
 class DoubleDIP(nn.Module):
     """The two generators and the airlight; outputs ``[J (3), t (1), A (3)]`` packed in 7 channels."""
-
     def __init__(self, image_net: nn.Module, transmission_net: nn.Module, airlight: torch.Tensor, refine: bool) -> None:
         super().__init__()
         self.image_net = image_net
@@ -66,7 +68,6 @@ def unpack(output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
 
 class Dehazing(Task):
     """Double-DIP dehazing: a clear-image generator and a transmission generator explain the hazy photo."""
-
     name = "dehaze"
     help = "Double-DIP dehazing: J and t generators from arch documents, dark-channel airlight, guided filter"
     options = (
@@ -118,8 +119,6 @@ class Dehazing(Task):
         return Problem(observation, tuple(observation.shape[-2:]), name=name, info=info)
 
     def build_model(self, arch, config, problem: Problem) -> nn.Module:
-        from nasdip.catalog import resolve_arch
-        from nasdip.nn.build import build_network
 
         config = config.replace(input_depth=INPUT_DEPTH)
         transmission_arch = resolve_arch(self.values["t_arch"]) if self.values["t_arch"] else arch
@@ -143,8 +142,3 @@ class Dehazing(Task):
         _, transmission, airlight = unpack(output)
         refined = refine_transmission(transmission, problem.observation, self.values["guide_radius"])
         return recover_scene(problem.observation, refined, airlight), {"transmission": refined}
-
-
-@hookimpl
-def register_tasks(register) -> None:
-    register(Dehazing)

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import torch
 
-from nasdip import hookimpl
-from nasdip.fit import FitSettings
-from nasdip.imageio import ImageInfo
+from nasdip.errors import UsageError
+from nasdip.fit.problem import Problem
+from nasdip.fit.settings import FitSettings
+from nasdip.fit.task import Task
+from nasdip.io.images import ImageInfo
 from nasdip.ops import add_gaussian_noise
-from nasdip.task import Problem, Task, TaskOption
+from nasdip.options import Option
 from nasdip.tasks import DIP_BASELINE
 
 
 class Denoising(Task):
     """Denoising: the network output must match the noisy image; its running average is the result."""
-
     name = "denoise"
     help = "Gaussian denoising (sigma on the 0-255 scale; averaged output)"
-    options = (TaskOption("sigma", float, 25.0, "Noise standard deviation on the 0-255 scale."),)
+    options = (Option("sigma", float, 25.0, "Noise standard deviation on the 0-255 scale."),)
     baseline_name = "noisy"
     default_arch = "nasdip-denoise"
     reference_archs = (DIP_BASELINE, "nasdip-denoise")
@@ -30,7 +31,6 @@ class Denoising(Task):
     def __init__(self, **values) -> None:
         super().__init__(**values)
         if not 0 < self.values["sigma"] <= 255:
-            from nasdip.errors import UsageError
 
             raise UsageError(f"--sigma must be in (0, 255], got {self.values['sigma']}")
 
@@ -45,8 +45,3 @@ class Denoising(Task):
     def observe(self, observation: torch.Tensor, info: ImageInfo | None = None, name: str = "image") -> Problem:
         self.check_size(observation)
         return Problem(observation, tuple(observation.shape[-2:]), name=name, info=info)
-
-
-@hookimpl
-def register_tasks(register) -> None:
-    register(Denoising)

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import torch
 
-from nasdip import hookimpl
 from nasdip.errors import NasdipError, UsageError
-from nasdip.fit import FitSettings
-from nasdip.imageio import ImageInfo, load_image
+from nasdip.fit.problem import Problem
+from nasdip.fit.settings import FitSettings
+from nasdip.fit.task import Task
+from nasdip.io.images import ImageInfo, load_image
 from nasdip.ops import apply_mask, bernoulli_mask
-from nasdip.task import Problem, Task, TaskOption
+from nasdip.options import Option
 from nasdip.tasks import DIP_BASELINE
 
 #: Channel spread (on the 0-1 scale) above which a pixel is coloured: larger than JPEG's chroma noise on grey.
@@ -55,8 +56,8 @@ class Inpainting(Task):
     name = "inpaint"
     help = "inpainting with a mask file (--mask) or random pixel drop-out (--drop)"
     options = (
-        TaskOption("mask", str, None, "Mask image: white = known pixel (default: a random --drop mask)."),
-        TaskOption("drop", float, 0.5, "Fraction of pixels dropped when no --mask is given."),
+        Option("mask", str, None, "Mask image: white = known pixel (default: a random --drop mask)."),
+        Option("drop", float, 0.5, "Fraction of pixels dropped when no --mask is given."),
     )
     baseline_name = "masked"
     default_arch = "nasdip-inpaint"
@@ -100,8 +101,3 @@ class Inpainting(Task):
 
     def residual(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
         return problem.extras["mask"] * (output - problem.observation)
-
-
-@hookimpl
-def register_tasks(register) -> None:
-    register(Inpainting)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import torch
 
-from nasdip import hookimpl
-from nasdip.fit import FitSettings
-from nasdip.imageio import ImageInfo, crop_to_multiple
-from nasdip.metrics import psnr_y, ssim_y
+from nasdip.fit.problem import Problem
+from nasdip.fit.settings import FitSettings
+from nasdip.fit.task import Task
+from nasdip.io.crops import crop_to_multiple
+from nasdip.io.images import ImageInfo
 from nasdip.ops import downsample, upsample_bicubic
-from nasdip.task import Problem, Task, TaskOption
+from nasdip.ops.metrics import psnr_y, ssim_y
+from nasdip.options import Option
 from nasdip.tasks import DIP_BASELINE
 
 
@@ -24,7 +26,7 @@ class SuperResolution(Task):
 
     name = "sr"
     help = "super-resolution x2/x4/x8 (PSNR/SSIM on Y, border shaved)"
-    options = (TaskOption("scale", int, 4, "Upscaling factor.", choices=(2, 4, 8)),)
+    options = (Option("scale", int, 4, "Upscaling factor.", choices=(2, 4, 8)),)
     baseline_name = "bicubic"
     default_arch = "nasdip-sr"
     reference_archs = (DIP_BASELINE, "nasdip-sr")
@@ -65,8 +67,3 @@ class SuperResolution(Task):
 
     def baseline(self, problem: Problem) -> torch.Tensor:
         return upsample_bicubic(problem.observation, self.scale)
-
-
-@hookimpl
-def register_tasks(register) -> None:
-    register(SuperResolution)

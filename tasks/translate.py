@@ -20,10 +20,7 @@ from pathlib import Path
 
 import click
 
-from nasdip import hookimpl
-from nasdip.cli.params import LEARNING_RATE, SEED, FiniteFloat
-from nasdip.tasks.cyclegan import CycleGANConfig
-from nasdip.tasks.translation_training import TrainingSetup, apply, cell_of, train
+from nasdip.options import LEARNING_RATE, SEED, FiniteFloat
 
 
 @click.command(name="translate")
@@ -56,6 +53,9 @@ from nasdip.tasks.translation_training import TrainingSetup, apply, cell_of, tra
 def translate_command(domain_a, domain_b, arch, epochs, out_dir, crop, ngf, ndf, blocks, lr, cycle, seed, device,
                       logdir, sample_every, resume, apply_image, direction, as_json, quiet) -> None:
     """Train an unpaired image translator (CycleGAN) between two folders, or apply one to an image."""
+    from nasdip.tasks.cyclegan import CycleGANConfig  # torch: only once the command runs
+    from nasdip.tasks.translation_training import TrainingSetup, apply, cell_of, train
+
     if apply_image is not None:
         path = apply(apply_image, out_dir, direction, device)
         click.echo(json.dumps({"output": str(path)}) if as_json else f"wrote {path}")
@@ -70,8 +70,3 @@ def translate_command(domain_a, domain_b, arch, epochs, out_dir, crop, ngf, ndf,
         click.echo(json.dumps(summary))
     else:
         click.echo(f"trained {summary['steps']} steps ({epochs} epochs); wrote {summary['checkpoint']}")
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    cli.add_command(translate_command)

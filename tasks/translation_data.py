@@ -6,13 +6,13 @@ import random
 from pathlib import Path
 
 import torch
+from kornia.geometry.transform import resize
 
-from nasdip.imageio import list_images, load_image
+from nasdip.io.images import list_images, load_image
 
 
 class Domain:
     """The images of one domain, loaded on first use, served as random crops in [-1, 1]."""
-
     def __init__(self, directory: Path, channels: int | None = None) -> None:
         self.paths = list_images(directory)
         self.cache: dict[int, torch.Tensor] = {}
@@ -37,8 +37,6 @@ def match_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
 def random_crop(image: torch.Tensor, side: int, rng: random.Random) -> torch.Tensor:
     """A random ``side x side`` crop (the image is upscaled first if smaller), flipped with probability 1/2,
     scaled to [-1, 1]."""
-    from kornia.geometry.transform import resize
-
     height, width = image.shape[-2:]
     if min(height, width) < side:
         scale = side / min(height, width)

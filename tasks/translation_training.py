@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
+from nasdip.arch.catalog import resolve_arch
 from nasdip.errors import NasdipError, UsageError
-from nasdip.events import RunInfo
-from nasdip.files import atomic_write, atomic_write_text, read_json
-from nasdip.plugin_manager import notify
+from nasdip.fit.device import resolve_device
+from nasdip.io.files import atomic_write, atomic_write_text, read_json
+from nasdip.io.images import load_image, save_image
+from nasdip.nn.cell import CELL_DECISION_NAMES, Cell
+from nasdip.nn.skip import BILINEAR_CELL
 from nasdip.rng import load_python_rng_state, python_rng_state
+from nasdip.runinfo import RunInfo
 from nasdip.tasks.cyclegan import CycleGAN, CycleGANConfig, Generator
 from nasdip.tasks.translation_data import Domain, match_channels
 
@@ -32,9 +38,6 @@ def cell_of(spec: str | None):
     """The upsampling cell of an architecture (bilinear for spaces without one); ``None`` without ``--arch``."""
     if spec is None:
         return None
-    from nasdip.catalog import resolve_arch
-    from nasdip.nn.cell import CELL_DECISION_NAMES, Cell
-    from nasdip.nn.skip import BILINEAR_CELL
 
     arch = resolve_arch(spec)
     if all(name in arch.choices for name in CELL_DECISION_NAMES):
@@ -53,7 +56,6 @@ def learning_rate(base: float, epoch: int, epochs: int) -> float:
 @dataclass
 class TrainingSetup:
     """What defines a training run (``translate.json``)."""
-
     domain_a: Path
     domain_b: Path
     arch: str | None
@@ -86,7 +88,6 @@ def training_setup(out_dir: Path, requested: TrainingSetup | None, resume: bool)
 
 class Trainer:
     """A CycleGAN, its two domains and its random generators, restored from a checkpoint when resuming."""
-
     def __init__(self, setup: TrainingSetup, out_dir: Path, device: torch.device, resume: bool) -> None:
         self.setup, self.out_dir, self.device = setup, out_dir, device
         self.images_a = Domain(setup.domain_a)
@@ -119,9 +120,9 @@ class Trainer:
             on_step()
             if self.step % sample_every == 0 or self.step == 1:
                 losses = {key.split("/", 1)[1]: float(value) for key, value in out.items() if key.startswith("loss/")}
-                notify("fit_progress", run=run, step=self.step, metrics=losses)
+                run.emit("fit_progress", step=self.step, metrics=losses)
                 grid = torch.cat([out[f"image/{key}"][0] for key in ("real_a", "fake_b", "rec_a")], dim=-1)
-                notify("sample_images", run=run, step=self.step, images={"a_to_b": (grid[None] + 1) / 2})
+                run.emit("sample_images", step=self.step, images={"a_to_b": (grid[None] + 1) / 2})
         self.epoch += 1
         return losses
 
@@ -134,11 +135,7 @@ class Trainer:
 def train(out_dir: Path, requested: TrainingSetup | None, epochs: int, device: str, logdir: Path | None,
           resume: bool, sample_every: int = 100, quiet: bool = False) -> dict[str, Any]:
     """Train (or resume training) up to ``epochs``; returns a summary of the run."""
-    import sys
 
-    from tqdm import tqdm
-
-    from nasdip.device import resolve_device
 
     setup = training_setup(out_dir, requested, resume)
     trainer = Trainer(setup, out_dir, resolve_device(device), resume)
@@ -147,14 +144,14 @@ def train(out_dir: Path, requested: TrainingSetup | None, epochs: int, device: s
     total = max(0, epochs - trainer.epoch) * len(trainer.images_a.paths)
     bar = tqdm(total=total, desc="translate", unit="step", file=sys.stderr, disable=True if quiet else None)
     losses: dict[str, float] = {}
-    notify("run_started", run=run)
+    run.emit("run_started")
     try:
         while trainer.epoch < epochs:
             losses = trainer.epoch_steps(epochs, run, sample_every, lambda: bar.update(1)) or losses
             trainer.save()
     finally:
         bar.close()
-        notify("run_finished", run=run)
+        run.emit("run_finished")
     return {"out": str(out_dir), "checkpoint": str(out_dir / CHECKPOINT), "epochs": epochs, "steps": trainer.step,
             "arch": setup.arch, "losses": losses}
 
@@ -172,9 +169,6 @@ def load_generator(out_dir: Path, direction: str, device: torch.device | str = "
 
 def apply(image: Path, out_dir: Path, direction: str = "a2b", device: str = "cpu") -> Path:
     """Translate one image with a trained model; writes ``OUT/<stem>_<direction>.png``."""
-    from nasdip.device import resolve_device
-    from nasdip.imageio import load_image, save_image
-
     run_device = resolve_device(device)
     generator, channels = load_generator(out_dir, direction, run_device)
     picture, info = load_image(image)

@@ -1,8 +1,8 @@
 """The ``nasdip`` command line: a click group whose commands live in one module each and load lazily.
 
 Built-in commands are listed in :data:`BUILTIN_COMMANDS` (name -> ``module:attribute``, a command or a function
-building one); plugins add theirs
-through the ``register_commands`` hook. User mistakes (:class:`nasdip.errors.NasdipError`, click's usage errors)
+building one, and the one-line summary ``nasdip --help`` shows without importing the command); plugins add
+theirs through the ``register_commands`` hook. User mistakes (:class:`nasdip.errors.NasdipError`, click's usage errors)
 become one-line errors: exit code 2 for usage errors, 1 for the rest. A file-system error that names a path
 (:class:`OSError` with a file name: permission denied, read-only or full disk, a file where a folder belongs) is
 about the user's files or machine, not a bug, and also becomes one ``Error:`` line; other exceptions keep their
@@ -18,24 +18,22 @@ import warnings
 import click
 
 from nasdip import __version__
-from nasdip.errors import NasdipError, UsageError
-from nasdip.files import is_user_file_error, os_error_message
+from nasdip.errors import NasdipError, UsageError, is_user_file_error, os_error_message
+from nasdip.plugin_manager import get_plugin_manager
 
-BUILTIN_COMMANDS: dict[str, str] = {
-    "analyze": "nasdip.cli.analyze:analyze_command",
-    "archs": "nasdip.cli.archs:archs_command",
-    "bench": "nasdip.cli.bench:bench_command",
-    "compare": "nasdip.cli.compare:compare_command",
-    "plugins": "nasdip.cli.plugins:plugins_command",
-    "restore": "nasdip.cli.restore:restore_command",
-    "search": "nasdip.cli.search:search_command",
+BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "analyze": ("nasdip.cli.analyze:analyze_command", "Which decisions of a search made a better prior."),
+    "archs": ("nasdip.cli.archs:archs_command", "List, show and decode named architectures."),
+    "bench": ("nasdip.cli.bench:bench_command", "Benchmark architectures on clean images degraded by a task."),
+    "compare": ("nasdip.cli.compare:compare_command", "Compare search runs: a table and best-so-far curves."),
+    "plugins": ("nasdip.cli.plugins:plugins_command", "List installed plugins and what they register."),
+    "restore": ("nasdip.cli.restore:restore_command", "Restore an image with a Deep Image Prior network."),
+    "search": ("nasdip.cli.search:search_command", "Search an architecture for a task."),
 }
 
 
 def plugin_commands_by_plugin() -> dict[str, dict[str, click.Command]]:
     """Commands each plugin adds through ``register_commands``, collected on scratch groups."""
-    from nasdip.plugin_manager import get_plugin_manager
-
     found: dict[str, dict[str, click.Command]] = {}
     for impl in get_plugin_manager().hook.register_commands.get_hookimpls():
         scratch = click.Group()
@@ -75,11 +73,23 @@ class NasdipGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in BUILTIN_COMMANDS:
-            module_name, attribute = BUILTIN_COMMANDS[cmd_name].split(":")
+            module_name, attribute = BUILTIN_COMMANDS[cmd_name][0].split(":")
             command = getattr(importlib.import_module(module_name), attribute)
-            return command if isinstance(command, click.Command) else command()
+            command = command if isinstance(command, click.Command) else command()
+            command.short_help = BUILTIN_COMMANDS[cmd_name][1]  # one summary wherever commands are listed
+            return command
         self._load_plugin_commands()
         return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list: built-ins by their summaries (nothing is imported or built), then plugin commands."""
+        self._load_plugin_commands()
+        rows = [(name, BUILTIN_COMMANDS[name][1]) if name in BUILTIN_COMMANDS else
+                (name, self.commands[name].get_short_help_str(formatter.width - 6 - len(name)))
+                for name in self.list_commands(ctx) if name in BUILTIN_COMMANDS or not self.commands[name].hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
         try:

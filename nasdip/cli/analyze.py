@@ -20,11 +20,11 @@ def analyze_command(run_dirs: tuple[Path, ...], plot: Path | None, as_json: bool
 
     Several RUN_DIRS (searches of one space, task and reward) are pooled.
     """
-    from nasdip.search.analyze import analysis_figure, analysis_lines, analyze_runs
+    from nasdip.report.analyze import analysis_figure, analysis_lines, analyze_runs
 
     analysis = analyze_runs(run_dirs)
     if plot is not None:
-        from nasdip.search.figures import save_figure
+        from nasdip.report.figures import save_figure
 
         save_figure(analysis_figure(analysis), plot)
     if as_json:

@@ -12,8 +12,8 @@ from nasdip.cli.options import net_config_options
 
 def arch_summary(spec: str, size: int, **config: Any) -> dict[str, Any]:
     """Everything ``archs show`` prints about a preset or document, as a dict."""
-    from nasdip.catalog import resolve_arch, space_of
-    from nasdip.nn.build import network_cost
+    from nasdip.arch.build import network_cost
+    from nasdip.arch.catalog import resolve_arch, space_of
     from nasdip.nn.config import NetConfig
 
     arch = resolve_arch(spec)
@@ -38,8 +38,8 @@ def archs_command(ctx: click.Context, as_json: bool) -> None:
     """List the named architectures (presets) of every search space."""
     if ctx.invoked_subcommand is not None:
         return
-    from nasdip.catalog import presets
-    from nasdip.nn.build import build_network, count_parameters
+    from nasdip.arch.build import build_network, count_parameters
+    from nasdip.arch.catalog import presets
 
     rows = []
     for name, arch in presets().items():

@@ -8,10 +8,18 @@ from typing import Any
 
 import click
 
-from nasdip.cli.fit_options import check_output_dirs, fit_options, settings_from, stop_values
-from nasdip.cli.params import SEED_COUNT, RegistryName
-from nasdip.cli.plugin_options import build_command, pop_task_values, task_options
+from nasdip.cli.options import (
+    RegistryName,
+    build_command,
+    check_output_dirs,
+    fit_options,
+    pop_task_values,
+    settings_from,
+    stop_values,
+    task_options,
+)
 from nasdip.cli.progress import FitProgress
+from nasdip.options import SEED_COUNT
 
 ORACLE_NOTE = ("* max: the best score over all iterations against the ground truth, an oracle no user has "
                "(the NAS-DIP release reports it); the first column is the returned output, from the step in "
@@ -24,7 +32,7 @@ def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, size
                       logdir: Path | None, as_json: bool, quiet: bool, seeds: int, **task_values: Any) -> None:
     """Benchmark architectures on clean images degraded by the task: PSNR, oracle max PSNR, SSIM, seconds."""
     from nasdip import registry
-    from nasdip.catalog import resolve_arch
+    from nasdip.arch.catalog import resolve_arch
     from nasdip.errors import UsageError
     from nasdip.nn.config import NetConfig
 
@@ -61,10 +69,9 @@ class PackProgress:
 def bench_rows(task, images_dir: Path, archs, config, settings, crop: int | None, out_dir: Path | None,
                logdir: Path | None, quiet: bool, seeds: int = 1) -> list[dict[str, Any]]:
     """Run the benchmark with a progress bar and the lifecycle hooks around it."""
-    from nasdip.benchmark import run_bench
-    from nasdip.events import RunInfo
-    from nasdip.imageio import list_images
-    from nasdip.plugin_manager import notify
+    from nasdip.io.images import list_images
+    from nasdip.report.bench import run_bench
+    from nasdip.runinfo import RunInfo
 
     images = list_images(images_dir)
     run = RunInfo("bench", logdir, config={"task": task.name, "task_options": dict(task.values),
@@ -72,19 +79,19 @@ def bench_rows(task, images_dir: Path, archs, config, settings, crop: int | None
                                            "seeds": seeds, **settings.to_dict()})
     progress = FitProgress(settings.iters * len(images) * len(archs) * seeds, f"bench {task.name}", quiet)
     packs = PackProgress(progress)
-    notify("run_started", run=run)
+    run.emit("run_started")
     try:
         return run_bench(task, images, archs, config, settings, crop, run=run, callbacks=(packs.callback,),
                          on_fit_start=packs.start, out_dir=out_dir, seeds=seeds)
     finally:
         progress.close()
-        notify("run_finished", run=run)
+        run.emit("run_finished")
 
 
 def print_bench(task, rows: list[dict[str, Any]], images_dir: Path, crop: int | None, config, settings,
                 as_json: bool, seeds: int = 1) -> None:
     """Tables per image and the means (or one JSON object); failed fits make the command fail after printing."""
-    from nasdip.benchmark import format_table, means, metric_keys
+    from nasdip.report.bench import format_table, means, metric_keys
 
     keys = metric_keys(task)
     summary = means(rows, keys)
@@ -113,7 +120,7 @@ def print_bench(task, rows: list[dict[str, Any]], images_dir: Path, crop: int | 
 
 def speed_report(task, archs, config, settings, sizes, as_json: bool) -> None:
     """Print per-step timings of nasdip's engine and the plain loop for each arch and size (or JSON)."""
-    from nasdip.speed import format_speed_rows, speed_rows
+    from nasdip.report.speed import format_speed_rows, speed_rows
 
     rows = speed_rows(task, archs, config, settings, sizes, compiled=settings.compile)
     if as_json:

@@ -15,8 +15,8 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def compare_command(run_dirs: tuple[Path, ...], plot: Path | None, as_json: bool) -> None:
     """Compare search runs: searcher, task, trials, failures, best reward, seconds, best architecture."""
-    from nasdip.files import check_writable_file
-    from nasdip.search.compare import plot_curves, summarize_run
+    from nasdip.io.files import check_writable_file
+    from nasdip.report.compare import plot_curves, summarize_run
 
     if plot is not None:  # before reading the runs: a bad --plot is reported at once
         check_writable_file(plot, "--plot")

@@ -1,13 +1,50 @@
-"""Reusable groups of click options."""
+"""The command line's option groups and parameter types: registry names, network and fitting options (steps,
+learning rate, seed, device, precision, stopping), output folders, and the options plugins declare.
+
+Commands that take ``--task`` (or ``--executor``) accept the options of every registered task (executor); each
+plugin declares them as :class:`nasdip.options.Option`. After parsing, only the chosen plugin's options may have
+been given. Float options must be finite numbers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 
+from nasdip import registry
+from nasdip.errors import UsageError
+from nasdip.fit.settings import PRECISIONS, FitSettings
+from nasdip.fit.stopping import AUTO_RULE, STOP_RULES
+from nasdip.io.files import check_writable_dir
 from nasdip.nn.config import NetConfig
+from nasdip.options import LEARNING_RATE, SEED, FiniteFloat, Option
+
+
+class RegistryName(click.ParamType):
+    """A name from a plugin registry (space, searcher, task, ...); a typo fails naming the valid choices."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.name = registry.KINDS[kind]
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        choices = registry.names(self.kind)
+        if value in choices:
+            return value
+        self.fail(f"unknown {self.name} {value!r}; choose from: {', '.join(choices)}", param, ctx)
+
+    def get_metavar(self, *args: Any, **kwargs: Any) -> str:
+        return "[" + "|".join(registry.names(self.kind)) + "]"
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str):
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(name) for name in registry.names(self.kind) if name.startswith(incomplete)]
+
 
 _DEFAULTS = NetConfig()
 
@@ -29,3 +66,147 @@ def net_config_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def fit_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--iters --lr --seed --device --precision --compile --width`` (``None`` = the task's default)."""
+    options = [
+        click.option("--iters", type=click.IntRange(1), default=None, help="Fitting steps (default: the task's)."),
+        click.option("--lr", type=LEARNING_RATE, default=None,
+                     help="Adam learning rate (default: the task's)."),
+        click.option("--seed", type=SEED, default=0, show_default=True,
+                     help="Seeds the degradation, network initialisation and noise."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
+        click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+                     help="bf16: autocast and channels-last; auto: bf16 where the device computes it natively."),
+        click.option("--compile", "compile_net", is_flag=True,
+                     help="Run the network through torch.compile: faster steps after a one-off compilation (about a "
+                          "minute at 256x256); for long fits."),
+        click.option("--width", type=click.IntRange(4), default=128, show_default=True,
+                     help="Channels at every level of the network (128 in the paper)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return stop_options(function)
+
+
+#: The keyword arguments :func:`stop_options` adds (``None`` = the task's setting).
+STOP_KEYS = ("stop", "holdout", "stop_window", "stop_patience")
+
+
+def stop_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--stop --holdout --stop-window --stop-patience``: automatic stopping without ground truth."""
+    options = [
+        click.option("--stop", type=click.Choice(STOP_RULES), default=None,
+                     help=f"When to stop: after --iters steps (iters), or when a detector finds the best step "
+                          f"without ground truth ({', '.join(STOP_RULES[1:])}; auto = {AUTO_RULE}), --iters "
+                          f"being the cap."),
+        click.option("--holdout", type=click.FloatRange(0, 0.5, max_open=True), default=None,
+                     help="Fraction of the observed pixels left out of the loss to validate on (self-validation; "
+                          "the holdout detector and reward need it)."),
+        click.option("--stop-window", type=click.IntRange(1), default=None,
+                     help="Steps the stopping detector averages over."),
+        click.option("--stop-patience", type=click.IntRange(1), default=None,
+                     help="Steps without improvement after which the detector stops."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def stop_values(options: dict[str, Any]) -> dict[str, Any]:
+    """Pop the :data:`STOP_KEYS` from a command's keyword arguments; the ones given."""
+    values = {key: options.pop(key, None) for key in STOP_KEYS}
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def settings_from(base: FitSettings, iters: int | None, lr: float | None, seed: int, device: str,
+                  precision: str, compile_net: bool = False, **stopping: Any) -> FitSettings:
+    """The task's settings with the command-line overrides applied (see :meth:`FitSettings.with_stopping`)."""
+    return base.replace(iters=iters, lr=lr, seed=seed, device=device, precision=precision,
+                        compile=compile_net).with_stopping(**stopping)
+
+
+def check_output_dirs(**folders: Path | None) -> None:
+    """Refuse unwritable output folders (``out=...`` checks ``--out``) before any fitting starts."""
+    for option, folder in folders.items():
+        if folder is not None:
+            check_writable_dir(folder, f"--{option.replace('_', '-')}")
+
+
+def declared_options(kind: str) -> dict[str, tuple[Option, list[str]]]:
+    """Every option of plugins of ``kind`` by name, with the plugins that declare it (types must agree)."""
+    found: dict[str, tuple[Option, list[str]]] = {}
+    for name, entry in registry.entries(kind).items():
+        for option in entry.obj.options:
+            if option.name in found:
+                first, owners = found[option.name]
+                if first.type is not option.type:
+                    raise TypeError(f"{kind} {owners[0]!r} and {name!r} declare option {option.flag} with different types")
+                owners.append(name)
+            else:
+                found[option.name] = (option, [name])
+    return found
+
+
+def plugin_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator adding the options of every plugin of ``kind`` (default ``None`` = the plugin's default)."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        return _add_options(kind, function)
+
+    return decorate
+
+
+def task_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Add every task's options to a command."""
+    return _add_options("tasks", function)
+
+
+def _add_options(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    for option, owners in reversed(list(declared_options(kind).values())):
+        choices = f" [{'|'.join(map(str, option.choices))}]" if option.choices else ""
+        default = "" if option.default is None else f" (default {option.default})"
+        function = click.option(
+            option.flag, option.name, type=FiniteFloat() if option.type is float else option.type, default=None,
+            help=f"{', '.join(owners)}: {option.help}{choices}{default}",
+        )(function)
+    return function
+
+
+def pop_plugin_values(kind: str, chosen_name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Remove the options of plugins of ``kind`` from a command's keyword arguments; return those given for
+    ``chosen_name``. An option that belongs to other plugins only is a usage error naming the chosen one's."""
+    chosen: dict[str, Any] = {}
+    for name, (option, owners) in declared_options(kind).items():
+        value = values.pop(name, None)
+        if value is None:
+            continue
+        if chosen_name not in owners:
+            plugin = registry.get(kind, chosen_name)
+            flags = ", ".join(o.flag for o in plugin.options) or "none"
+            raise UsageError(f"{option.flag} is not an option of {registry.KINDS[kind]} {chosen_name!r} "
+                             f"(its options: {flags})")
+        chosen[name] = value
+    return chosen
+
+
+def pop_task_values(task_name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The chosen task's options (see :func:`pop_plugin_values`)."""
+    return pop_plugin_values("tasks", task_name, values)
+
+
+def build_command(name: str, function: Callable[..., Any], decorators: Sequence[Callable]) -> click.Command:
+    """A fresh click command around ``function`` (outermost decorator first).
+
+    Commands whose options come from the registry are built at each look-up, so plugins registered at run
+    time (tests, notebooks) get their options too.
+    """
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+    for decorator in reversed(decorators):
+        call = decorator(call)
+    return click.command(name=name)(call)

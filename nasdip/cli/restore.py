@@ -8,10 +8,18 @@ from typing import Any
 
 import click
 
-from nasdip.cli.fit_options import check_output_dirs, fit_options, settings_from, stop_values
-from nasdip.cli.params import SEED_COUNT, RegistryName
-from nasdip.cli.plugin_options import build_command, pop_task_values, task_options
+from nasdip.cli.options import (
+    RegistryName,
+    build_command,
+    check_output_dirs,
+    fit_options,
+    pop_task_values,
+    settings_from,
+    stop_values,
+    task_options,
+)
 from nasdip.cli.progress import FitProgress
+from nasdip.options import SEED_COUNT
 
 
 def _format(value: float | None, digits: int = 2) -> str:
@@ -27,7 +35,8 @@ def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path |
     Without IMAGE, a built-in photograph is degraded by the task and the restoration is scored against it.
     """
     from nasdip import registry
-    from nasdip.catalog import resolve_arch
+    from nasdip.arch.catalog import resolve_arch
+    from nasdip.fit.request import FitRequest
     from nasdip.nn.config import NetConfig
 
     task = registry.get("tasks", task_name)(**pop_task_values(task_name, task_values))
@@ -36,8 +45,8 @@ def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path |
     settings = settings_from(task.settings(), iters, lr, seed, device, precision, compile_net,
                              **stop_values(task_values))
     check_output_dirs(out=out_dir, logdir=logdir)
-    report = restore_with_progress(task, problem, architecture, NetConfig(width=width), settings, out_dir, logdir,
-                                   tile, quiet, seeds)
+    request = FitRequest(task, problem, architecture, NetConfig(width=width), settings)
+    report = restore_with_progress(request, out_dir, logdir, tile, quiet, seeds)
     if as_json:
         click.echo(json.dumps(report))
     else:
@@ -47,7 +56,7 @@ def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path |
 def restore_problem(task, image: Path | None, gt: Path | None, crop: int | None, seed: int):
     """The user's observation (with ``--gt``), or the built-in photo degraded by the task."""
     from nasdip.errors import UsageError
-    from nasdip.problems import builtin_problem, user_problem
+    from nasdip.fit.inputs import builtin_problem, user_problem
 
     if image is None:
         if gt is not None:
@@ -58,27 +67,27 @@ def restore_problem(task, image: Path | None, gt: Path | None, crop: int | None,
     return user_problem(task, image, gt)
 
 
-def restore_with_progress(task, problem, arch, config, settings, out_dir: Path, logdir: Path | None,
-                          tile: int | None, quiet: bool, seeds: int = 1) -> dict[str, Any]:
+def restore_with_progress(request, out_dir: Path, logdir: Path | None, tile: int | None, quiet: bool,
+                          seeds: int = 1) -> dict[str, Any]:
     """Restore with a progress bar and the lifecycle hooks around it; returns the report."""
-    from nasdip.events import RunInfo
-    from nasdip.plugin_manager import notify
-    from nasdip.restoration import restore
-    from nasdip.tiling import tile_count
+    from nasdip.fit.restoration import restore
+    from nasdip.fit.tiling import tile_count
+    from nasdip.runinfo import RunInfo
 
+    task, problem, arch, settings = request.task, request.problem, request.arch, request.settings
     images = {"observation": problem.observation, **({"clean": problem.clean} if problem.clean is not None else {})}
     run = RunInfo("restore", logdir, tag=f"{problem.name}/{arch.label}", images=images,
                   config={"task": task.name, "task_options": dict(task.values), "arch": arch.label,
-                          **settings.to_dict(), "width": config.width, "seeds": seeds})
+                          **settings.to_dict(), "width": request.config.width, "seeds": seeds})
     tiles = 1 if tile is None else tile_count(tuple(problem.observation.shape[-2:]), tile)
     progress = FitProgress(settings.iters * tiles, f"{task.name} {arch.label}", quiet)
-    notify("run_started", run=run)
+    run.emit("run_started")
     try:
-        return restore(task, problem, arch, config, settings, out_dir, run=run, callbacks=(progress.callback,),
-                       tile=tile, on_tile=progress.start, seeds=seeds)[1]
+        return restore(request.replace(run=run, callbacks=(progress.callback,)), out_dir, tile=tile,
+                       on_tile=progress.start, seeds=seeds)[1]
     finally:
         progress.close()
-        notify("run_finished", run=run)
+        run.emit("run_finished")
 
 
 def print_report(task, report: dict[str, Any]) -> None:

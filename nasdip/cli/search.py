@@ -15,16 +15,19 @@ from typing import Any
 import click
 
 from nasdip import registry
-from nasdip.cli.fit_options import check_output_dirs, stop_options, stop_values
-from nasdip.cli.params import LEARNING_RATE, SEED, FiniteFloat, RegistryName
-from nasdip.cli.plugin_options import (
+from nasdip.cli.options import (
+    RegistryName,
     build_command,
+    check_output_dirs,
     plugin_options,
     pop_plugin_values,
     pop_task_values,
+    stop_options,
+    stop_values,
     task_options,
 )
-from nasdip.device import PRECISIONS
+from nasdip.fit.settings import PRECISIONS
+from nasdip.options import LEARNING_RATE, SEED, FiniteFloat
 from nasdip.search.schedule import SCHEDULES
 from nasdip.search.settings import DEFAULT_BUDGET, DEFAULT_FIDELITY
 
@@ -181,7 +184,7 @@ def refuse_changes_on_resume() -> None:
 def settings_from_options(searcher: str, task_name: str, budget: int | None, options: dict[str, Any]):
     """The :class:`SearchSettings` of a new search from the command's options (task and executor options
     are popped from ``options`` and checked against the chosen plugins)."""
-    from nasdip.search.evaluate import Fidelity
+    from nasdip.search.jobs import Fidelity
     from nasdip.search.settings import DEFAULT_BUDGET, SearchSettings
 
     executor = options["executor"] or registry.default_name("executors")
@@ -247,7 +250,7 @@ class TrialProgress:
 
 def print_summary(summary, driver, run_dir: Path, as_json: bool) -> None:
     """The search's outcome: totals, the best reward and architecture, where best.json is."""
-    from nasdip.catalog import space_of
+    from nasdip.arch.catalog import space_of
 
     failed = summary.best_arch is None and summary.evaluated > 0
     if as_json:

@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasdip.errors import NasdipError
-from nasdip.nn.build import PaddedNet
 from nasdip.nn.cell import GroupedConv2d, Interpolate, SplitStackSum, cpu_fp32
 from nasdip.nn.crossscale import CrossScaleNet
+from nasdip.nn.padded import PaddedNet
 from nasdip.nn.skip import SkipLevel, SkipNet
 
 #: Dense packed convolutions whose input has at most this many pixels run as one grouped convolution, the others

@@ -12,7 +12,7 @@ mixed operations:
   (no identity after pixel shuffle).
 * links: each cross-scale path is scaled by the probability of its ``on`` choice.
 
-:meth:`nasdip.space.Space.derive` turns the logits into the discrete architecture (masked argmax in decision
+:meth:`nasdip.arch.space.Space.derive` turns the logits into the discrete architecture (masked argmax in decision
 order).
 """
 

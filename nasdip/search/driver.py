@@ -21,19 +21,19 @@ from typing import Any
 import torch
 
 from nasdip import registry
-from nasdip.arch import Arch
-from nasdip.errors import NasdipError
-from nasdip.events import RunInfo
-from nasdip.executor import Executor
-from nasdip.plugin_manager import notify
-from nasdip.problems import builtin_regions, degrade_set, folder_images, observed_set
-from nasdip.search.evaluate import EvalJob, EvalOutcome, problem_from_dict, problem_to_dict
+from nasdip.arch.document import Arch
+from nasdip.errors import NasdipError, UsageError
+from nasdip.fit.inputs import degrade_set, folder_images, observed_set
+from nasdip.fit.problem import Problem
+from nasdip.io.builtin import builtin_regions
+from nasdip.runinfo import RunInfo
+from nasdip.search.executor import Executor
+from nasdip.search.jobs import EvalJob, EvalOutcome
 from nasdip.search.records import DUPLICATE, FAILED, OK, SearchSummary, Trial
 from nasdip.search.rundir import RunDirectory
 from nasdip.search.schedule import Job
+from nasdip.search.searcher import FitObjective, SearchContext, Searcher
 from nasdip.search.settings import DEFAULT_FIDELITY, SearchSettings
-from nasdip.searcher import FitObjective, SearchContext, Searcher
-from nasdip.task import Problem
 
 #: A search stops after this many consecutive duplicate proposals (a converged searcher).
 MAX_CONSECUTIVE_DUPLICATES = 100
@@ -41,7 +41,6 @@ MAX_CONSECUTIVE_DUPLICATES = 100
 
 class SearchDriver:
     """Runs (or resumes) one search in a run directory."""
-
     def __init__(self, settings: SearchSettings, run_dir: RunDirectory, problems: ProblemSets,
                  on_trial: Callable[[Trial], None] | None = None) -> None:
         self.settings = settings
@@ -86,12 +85,12 @@ class SearchDriver:
         return self.problems[crop_key(self.ladder[rung].crop)]
 
     def _log_searcher(self, scalars: dict[str, float], step: int) -> None:
-        notify("searcher_progress", run=self.info, step=step, scalars=scalars)
+        self.info.emit("searcher_progress", step=step, scalars=scalars)
 
     def _record(self, trial: Trial) -> None:
         self._remember(trial)
         self.run_dir.append_trial(trial)
-        notify("trial_finished", run=self.info, trial=trial)
+        self.info.emit("trial_finished", trial=trial)
         if self.on_trial is not None:
             self.on_trial(trial)
 
@@ -147,7 +146,7 @@ class SearchDriver:
     def _job(self, index: int, job: Job) -> EvalJob:
         return EvalJob(trial=index, arch=job.arch.to_dict(), task=self.settings.task,
                        task_values=dict(self.settings.task_values),
-                       problems=[problem_to_dict(problem) for problem in self._problems(job.rung)],
+                       problems=[problem.to_dict() for problem in self._problems(job.rung)],
                        config=self.configs[job.rung].to_dict(), settings=self.fit_settings[job.rung].to_dict(),
                        reward=self.settings.reward)
 
@@ -318,7 +317,7 @@ class SearchDriver:
         settings = self.settings
         executor = registry.get("executors", settings.executor)(
             workers=settings.workers, trial_timeout=settings.trial_timeout, **settings.executor_options)
-        notify("run_started", run=self.info)
+        self.info.emit("run_started")
         try:
             with executor:
                 if self.schedule.asynchronous:
@@ -326,10 +325,10 @@ class SearchDriver:
                 else:
                     reason = self._rounds(executor, round_, proposed, pending)
             summary = self.summary(reason)
-            notify("search_finished", run=self.info, summary=summary)
+            self.info.emit("search_finished", summary=summary)
             return summary
         finally:
-            notify("run_finished", run=self.info)
+            self.info.emit("run_finished")
             self.run_dir.unlock()
 
     def summary(self, reason: str) -> SearchSummary:
@@ -348,7 +347,6 @@ class SearchDriver:
 class RunningJobs:
     """The jobs an asynchronous schedule has running, by trial index, and the proposals that repeat one of them
     (duplicates waiting for its reward)."""
-
     def __init__(self) -> None:
         self.jobs: dict[int, Job] = {}
         self.index_of: dict[tuple[str, int], int] = {}
@@ -387,8 +385,6 @@ def crop_key(crop: int | None) -> str:
 def search_problems(settings: SearchSettings, images: Path | None) -> ProblemSets:
     """The search images at each crop of the ladder: degraded crops of the built-in photo or of ``images``
     (clean), or ``images`` as they are (``settings.observed``: already degraded, no clean versions)."""
-    from nasdip.errors import UsageError
-
     task = settings.make_task()
     if settings.observed and images is None:
         raise UsageError("--observed needs --images DIR (a folder of degraded images)")
@@ -412,7 +408,7 @@ def start_search(settings: SearchSettings, run_dir: Path, images: Path | None,
     driver = SearchDriver(settings, directory, problems, on_trial)
     directory.lock()
     directory.create(settings.to_dict())
-    directory.save_problems({key: [problem_to_dict(p) for p in problem_set] for key, problem_set in problems.items()})
+    directory.save_problems({key: [p.to_dict() for p in problem_set] for key, problem_set in problems.items()})
     return driver
 
 
@@ -429,5 +425,5 @@ def resume_search(run_dir: Path, on_trial: Callable[[Trial], None] | None = None
         raise NasdipError(f"{run_dir}: the run has no problems.pt; it cannot be resumed")
     if isinstance(stored, list):  # written before fidelity ladders: one crop
         stored = {crop_key(settings.fidelity.crop): stored}
-    problems = {key: [problem_from_dict(p) for p in problem_set] for key, problem_set in stored.items()}
+    problems = {key: [Problem.from_dict(p) for p in problem_set] for key, problem_set in stored.items()}
     return SearchDriver(settings, directory, problems, on_trial)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from nasdip.arch.document import Arch
 
-from nasdip.arch import Arch
+if TYPE_CHECKING:
+    import torch
 
 OK, FAILED, DUPLICATE = "ok", "failed", "duplicate"
 

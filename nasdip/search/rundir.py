@@ -19,16 +19,20 @@ Every file but ``trials.jsonl`` is replaced atomically; a line of ``trials.jsonl
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from nasdip.arch import Arch, save_arch
+from nasdip.arch.document import Arch, save_arch
 from nasdip.errors import NasdipError
-from nasdip.files import atomic_write, atomic_write_text, read_json, read_text
+from nasdip.io.files import atomic_write, atomic_write_text, read_json, read_text
+from nasdip.io.images import save_image
 from nasdip.search.records import Trial
 
 #: The lock file inside a run directory.
@@ -37,7 +41,6 @@ LOCK_FILE = ".lock"
 
 class RunDirectory:
     """Reads and writes one search run directory."""
-
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock: Any = None
@@ -47,10 +50,6 @@ class RunDirectory:
     def lock(self) -> None:
         """Take the run's lock (``.lock``, held until :meth:`unlock` or the process ends): two searches, fresh
         or resumed, never write one run directory at once. A held lock is a one-line error naming its holder."""
-        import fcntl
-        import socket
-        import time
-
         self.path.mkdir(parents=True, exist_ok=True)
         stream = open(self.path / LOCK_FILE, "a+")  # noqa: SIM115 - held open for the run's duration
         try:
@@ -170,6 +169,5 @@ class RunDirectory:
     def save_best(self, arch: Arch, output: torch.Tensor | None) -> None:
         save_arch(arch, self.path / "best.json")
         if output is not None:
-            from nasdip.imageio import save_image
 
             save_image(self.path / "best_restoration.png", output)

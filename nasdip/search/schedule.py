@@ -29,10 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from nasdip.arch import Arch
+from nasdip.arch.document import Arch
 from nasdip.errors import UsageError
-from nasdip.search.evaluate import Fidelity
-from nasdip.searcher import Searcher
+from nasdip.search.jobs import Fidelity
+from nasdip.search.searcher import Searcher
 
 SCHEDULES = ("none", "halving", "hyperband", "asha", "asha-async")
 

@@ -6,10 +6,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nasdip import __version__, registry
-from nasdip.fit import FitSettings
+from nasdip.errors import UsageError
+from nasdip.fit.settings import FitSettings
+from nasdip.fit.task import Task
 from nasdip.nn.config import NetConfig
-from nasdip.search.evaluate import Fidelity
-from nasdip.task import Task
+from nasdip.options import resolve_values
+from nasdip.search.jobs import Fidelity
+from nasdip.search.schedule import make_schedule
 
 #: Candidate evaluations when ``--budget`` is not given.
 DEFAULT_BUDGET = 10
@@ -26,7 +29,6 @@ def no_reference_rewards() -> list[str]:
 class SearchSettings:
     """Everything that defines a search (stored as the run directory's ``config.json``); an empty ``space``,
     ``reward`` or ``executor`` is the registered default."""
-
     searcher: str
     task: str
     space: str = ""
@@ -80,14 +82,10 @@ class SearchSettings:
 
     def make_schedule(self):
         """The schedule that plans this search's rounds (one-line errors for an unusable budget or ladder)."""
-        from nasdip.search.schedule import make_schedule
-
         return make_schedule(self.schedule, len(self.rungs), self.budget, self.batch, self.eta)
 
     def validate(self) -> None:
         """Every name registered and every plugin option valid (one-line errors), before anything is written."""
-        from nasdip.options import resolve_values
-
         for kind, name in (("searchers", self.searcher), ("spaces", self.space), ("tasks", self.task),
                            ("rewards", self.reward), ("executors", self.executor)):
             registry.get(kind, name)
@@ -97,7 +95,6 @@ class SearchSettings:
         registry.get("executors", self.executor).check(self.trial_timeout, self.executor_options)
         reward = registry.get("rewards", self.reward)
         if self.observed and reward.needs_clean:
-            from nasdip.errors import UsageError
 
             raise UsageError(f"reward {self.reward!r} needs clean images; with --observed use a no-reference "
                              f"reward ({', '.join(no_reference_rewards())})")

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from nasdip import registry
-from nasdip.arch import Arch
+from nasdip.arch.document import Arch
 from nasdip.search.records import Trial
 from nasdip.search.rundir import RunDirectory
 

@@ -10,8 +10,10 @@ from kornia.filters import gaussian_blur2d
 
 from nasdip import hookimpl
 from nasdip.cli import cli
-from nasdip.fit import FitSettings
-from nasdip.task import Problem, Task, TaskOption
+from nasdip.fit.problem import Problem
+from nasdip.fit.settings import FitSettings
+from nasdip.fit.task import Task
+from nasdip.options import Option
 
 
 class Recorder:
@@ -91,7 +93,7 @@ class Deblurring(Task):
 
     name = "deblur"
     help = "Gaussian deblurring (test plugin)"
-    options = (TaskOption("blur", float, 1.5, "Blur sigma in pixels."),)
+    options = (Option("blur", float, 1.5, "Blur sigma in pixels."),)
     baseline_name = "blurred"
     default_arch = "dip-skip"
 

@@ -21,7 +21,7 @@ def make_distribution(root, dist_name: str, entry_name: str, module: str, source
 
 GOOD_PLUGIN = """
     import nasdip
-    from nasdip.searcher import Searcher
+    from nasdip.search.searcher import Searcher
 
     class Walker(Searcher):
         name = "walker"
@@ -112,7 +112,7 @@ NOT_A_CLASS_PLUGIN = """
 
 MISSPELT_PLUGIN = """
     import nasdip
-    from nasdip.searcher import Searcher
+    from nasdip.search.searcher import Searcher
 
     class Typo(Searcher):
         name = "typo"
@@ -173,9 +173,9 @@ def test_registering_something_that_is_not_a_class_is_skipped(plugin_distributio
     assert result.exit_code == 2
     assert "unknown searcher 'rnd'; choose from: darts, evolution, random, rl" in result.output
     messages = " | ".join(str(warning.message) for warning in caught)
-    assert "plugin 'oddity' registered an invalid searcher, skipped: expected a subclass of nasdip.searcher.Searcher, " \
+    assert "plugin 'oddity' registered an invalid searcher, skipped: expected a subclass of nasdip.Searcher, " \
            "got <function register_searchers.<locals>.<lambda>" in messages
-    assert "plugin 'oddity' registered an invalid task, skipped: expected a subclass of nasdip.task.Task, got " \
+    assert "plugin 'oddity' registered an invalid task, skipped: expected a subclass of nasdip.Task, got " \
            "'denoise'" in messages
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from nasdip import hookimpl, registry
 from nasdip.errors import DuplicateNameError, UnknownNameError
-from nasdip.searcher import Searcher
+from nasdip.search.searcher import Searcher
 
 
 class EchoSearcher(Searcher):
@@ -77,11 +77,11 @@ def test_nameless_registration_is_skipped_with_a_warning(register_plugin):
 @pytest.mark.parametrize(
     ("kind", "obj", "problem"),
     [
-        ("spaces", object(), "expected a nasdip.space.Space instance, got <object object"),
-        ("searchers", "echo", "expected a subclass of nasdip.searcher.Searcher, got 'echo'"),
-        ("tasks", int, "expected a subclass of nasdip.task.Task, got <class 'int'>"),
-        ("executors", EchoSearcher, "expected a subclass of nasdip.executor.Executor, got <class "),
-        ("rewards", lambda context: 1.0, "expected a nasdip.reward.Reward instance, got <function "),
+        ("spaces", object(), "expected a nasdip.Space instance, got <object object"),
+        ("searchers", "echo", "expected a subclass of nasdip.Searcher, got 'echo'"),
+        ("tasks", int, "expected a subclass of nasdip.Task, got <class 'int'>"),
+        ("executors", EchoSearcher, "expected a subclass of nasdip.Executor, got <class "),
+        ("rewards", lambda context: 1.0, "expected a nasdip.Reward instance, got <function "),
     ],
 )
 def test_wrong_kinds_are_skipped_with_a_warning_naming_the_plugin(register_plugin, kind, obj, problem):
@@ -122,7 +122,7 @@ def test_defaults_are_marked_by_the_plugins():
 class TwoDefaults:
     @hookimpl
     def register_executors(self, register):
-        from nasdip.executor import Executor
+        from nasdip.search.executor import Executor
 
         class Another(Executor):
             name = "another"
@@ -142,7 +142,7 @@ def test_a_plugin_cannot_replace_a_builtin_default(register_plugin):
 
 def test_a_task_without_a_default_architecture_asks_for_one():
     from nasdip.errors import UsageError
-    from nasdip.task import Task
+    from nasdip.fit.task import Task
 
     class Bare(Task):
         name = "bare"

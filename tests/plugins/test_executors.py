@@ -13,8 +13,10 @@ import torch
 
 from nasdip.cli import cli
 from nasdip.errors import NasdipError
-from nasdip.search.driver import SearchSettings, start_search
-from nasdip.search.evaluate import Fidelity
+from nasdip.fit.request import FitRequest
+from nasdip.search.driver import start_search
+from nasdip.search.jobs import Fidelity
+from nasdip.search.settings import SearchSettings
 
 TINY = Fidelity(iters=10, crop=32, width=8)
 
@@ -58,8 +60,8 @@ HAZARD = """
     import os, time
     import nasdip
     from torch import nn
-    from nasdip.searcher import Searcher
-    from nasdip.space import Decision, Space
+    from nasdip.search.searcher import Searcher
+    from nasdip.arch.space import Decision, Space
 
     class Hazard(Space):
         name = "hazard"
@@ -190,14 +192,13 @@ def test_streams_executor_records_the_same_search(tmp_path, one_thread):
 
 def test_fits_leave_the_global_random_state_alone():
     from nasdip import registry
-    from nasdip.catalog import presets
+    from nasdip.arch.catalog import presets
+    from nasdip.fit.inputs import builtin_problem
     from nasdip.nn.config import NetConfig
-    from nasdip.problems import builtin_problem
 
     task = registry.get("tasks", "denoise")()
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    task.fit(builtin_problem(task, 0, 32), presets()["dip-skip"], NetConfig(width=8),
-             task.settings().replace(iters=2, device="cpu"))
+    task.fit(FitRequest(task, builtin_problem(task, 0, 32), presets()["dip-skip"], NetConfig(width=8), task.settings().replace(iters=2, device="cpu")))
     assert torch.equal(torch.rand(3), expected)

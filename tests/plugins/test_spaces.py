@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nasdip import registry
-from nasdip.catalog import presets
-from nasdip.nn.build import build_network
+from nasdip.arch.build import build_network
+from nasdip.arch.catalog import presets
 from nasdip.nn.cell import Cell
 from nasdip.nn.config import NetConfig
 from nasdip.plugins.spaces import link_choices, links_of
@@ -93,7 +93,7 @@ def test_hook_register_spaces(register_plugin):
     from torch import nn
 
     import nasdip
-    from nasdip.space import Decision, Space
+    from nasdip.arch.space import Decision, Space
 
     class TinySpace(Space):
         name = "tiny"

@@ -14,11 +14,11 @@ from tensorboard.plugins import base_plugin
 from tensorboard.plugins.hparams import api_pb2, backend_context, get_experiment, list_session_groups
 
 from nasdip import registry
+from nasdip.arch.build import network_cost
 from nasdip.cli import cli
-from nasdip.events import RunInfo
-from nasdip.nn.build import network_cost
 from nasdip.nn.config import NetConfig
 from nasdip.plugins import tensorboard as logger
+from nasdip.runinfo import RunInfo
 from nasdip.search.records import Trial
 
 
@@ -81,7 +81,9 @@ def test_restore_logdir_holds_curves_and_images(runner, tmp_path):
 
 
 def test_bench_writes_one_run_per_fit(runner, tmp_path):
-    from nasdip.imageio import builtin_photo, center_crop, save_image
+    from nasdip.io.builtin import builtin_photo
+    from nasdip.io.crops import center_crop
+    from nasdip.io.images import save_image
 
     save_image(tmp_path / "imgs" / "x.png", center_crop(builtin_photo()[0], 32, 32))
     logdir = tmp_path / "tb"
@@ -114,7 +116,7 @@ def made_up_trials():
     first, second, third = (space.sample(rng).to_dict() for _ in range(3))
 
     def trial(index, arch, status, reward, best, elapsed, **fields):
-        from nasdip.arch import Arch
+        from nasdip.arch.document import Arch
 
         return Trial(index=index, round=0, arch=arch, digest=Arch.from_dict(arch).digest, status=status,
                      reward=reward, best_reward=best, seconds=2.0, elapsed=elapsed, fidelity=dict(CONFIG["fidelity"]),
@@ -205,8 +207,9 @@ def test_search_scalars_carry_the_reward_unit_and_the_search_seconds(tmp_path):
 
 
 def test_two_searches_side_by_side_in_one_dashboard(tmp_path):
-    from nasdip.search.driver import SearchSettings, start_search
-    from nasdip.search.evaluate import Fidelity
+    from nasdip.search.driver import start_search
+    from nasdip.search.jobs import Fidelity
+    from nasdip.search.settings import SearchSettings
 
     for searcher in ("random", "evolution"):
         settings = SearchSettings(searcher=searcher, task="denoise", space="upsample-cell", budget=4, batch=4,

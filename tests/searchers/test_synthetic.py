@@ -11,11 +11,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasdip import hookimpl
+from nasdip.arch.space import Decision, Space
 from nasdip.nn.supernet import SuperNet, new_arch_logits
-from nasdip.reward import Reward
-from nasdip.search.driver import SearchSettings, start_search
-from nasdip.search.evaluate import Fidelity
-from nasdip.space import Decision, Space
+from nasdip.search.driver import start_search
+from nasdip.search.jobs import Fidelity
+from nasdip.search.reward import Reward
+from nasdip.search.settings import SearchSettings
 
 TARGET = (3, 1, 2, 0, 3)
 

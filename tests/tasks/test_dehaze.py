@@ -8,14 +8,15 @@ import pytest
 import torch
 
 from nasdip import registry
-from nasdip.catalog import presets
+from nasdip.arch.catalog import presets
 from nasdip.cli import cli
 from nasdip.errors import NasdipError, UsageError
-from nasdip.imageio import save_image
-from nasdip.metrics import psnr
+from nasdip.fit.inputs import builtin_problem
+from nasdip.fit.request import FitRequest
+from nasdip.io.images import save_image
 from nasdip.nn.config import NetConfig
 from nasdip.ops.haze import add_haze, dark_channel, estimate_airlight, recover_scene, refine_transmission
-from nasdip.problems import builtin_problem
+from nasdip.ops.metrics import psnr
 
 
 def dehaze(**values):
@@ -51,7 +52,7 @@ def test_synthetic_haze_is_recovered():
     # airlight), 16.16 dB (refined airlight); 500 steps: +4.2 / +4.8 dB over the hazy input (seeds 0, 1).
     task = dehaze()
     problem = builtin_problem(task, seed=0, crop=96)
-    result = task.fit(problem, presets()["dip-skip"], NetConfig(width=16), task.settings().replace(iters=300, device="cpu"))
+    result = task.fit(FitRequest(task, problem, presets()["dip-skip"], NetConfig(width=16), task.settings().replace(iters=300, device="cpu")))
     hazy = psnr(problem.observation, problem.clean).item()
     assert result.metrics["psnr"] > hazy + 2.5
     transmission = result.extras["transmission"]
@@ -96,14 +97,16 @@ def test_restore_writes_the_clear_image_and_the_transmission(runner, tmp_path):
 
 
 def test_dehazing_is_a_search_task(tmp_path):
-    from nasdip.search.driver import SearchSettings, start_search
-    from nasdip.search.evaluate import Fidelity
+    from nasdip.search.driver import start_search
+    from nasdip.search.jobs import Fidelity
+    from nasdip.search.settings import SearchSettings
 
     settings = SearchSettings(searcher="random", task="dehaze", space="upsample-cell", budget=2, batch=2,
                               fidelity=Fidelity(iters=5, crop=32, width=8), device="cpu")
     summary = start_search(settings, tmp_path / "run", None).run()
     # Calibration (seeds 0, 1): best reward 12.70 / 14.00 dB against 9.62 / 9.73 dB for the hazy crops.
-    from nasdip.problems import builtin_regions, degrade_set
+    from nasdip.fit.inputs import degrade_set
+    from nasdip.io.builtin import builtin_regions
 
     task = settings.make_task()
     problems = degrade_set(task, builtin_regions(32), settings.seed)
@@ -117,7 +120,7 @@ def test_automatic_stopping_and_held_out_pixels_work_for_two_networks():
     problem = builtin_problem(task, seed=0, crop=32)
     settings = task.settings().replace(iters=80, device="cpu", stop="holdout", holdout=0.1, stop_window=10,
                                        stop_patience=30)
-    result = task.fit(problem, presets()["dip-skip"], NetConfig(width=8), settings)
+    result = task.fit(FitRequest(task, problem, presets()["dip-skip"], NetConfig(width=8), settings))
     assert result.stop_reason in ("detected", "cap") and 10 <= result.metrics["stop_step"] <= result.iters
     assert len(result.heldout) == result.iters and all(v == v for v in result.heldout)  # finite, not NaN
     assert 5 < result.metrics["holdout_psnr"] < 50 and "transmission" in result.extras

@@ -8,11 +8,12 @@ import torch
 from PIL import Image
 
 from nasdip import registry
-from nasdip.catalog import presets
+from nasdip.arch.catalog import presets
 from nasdip.errors import NasdipError, UsageError
-from nasdip.metrics import psnr
+from nasdip.fit.inputs import builtin_problem
+from nasdip.fit.request import FitRequest
 from nasdip.nn.config import NetConfig
-from nasdip.problems import builtin_problem
+from nasdip.ops.metrics import psnr
 
 
 def inpaint(**values):
@@ -98,7 +99,7 @@ def test_missing_pixels_are_recovered():
     task = inpaint()
     problem = builtin_problem(task, seed=0, crop=64)
     settings = task.settings().replace(iters=300, lr=0.01, device="cpu")
-    result = task.fit(problem, presets()["dip-skip"], NetConfig(width=16), settings)
+    result = task.fit(FitRequest(task, problem, presets()["dip-skip"], NetConfig(width=16), settings))
     missing = (problem.extras["mask"] == 0).expand_as(problem.clean)
     restored_missing = psnr(result.output[missing].view(1, 1, 1, -1), problem.clean[missing].view(1, 1, 1, -1))
     empty_missing = psnr(problem.observation[missing].view(1, 1, 1, -1), problem.clean[missing].view(1, 1, 1, -1))

@@ -6,12 +6,13 @@ import pytest
 import torch
 
 from nasdip import registry
-from nasdip.catalog import presets
+from nasdip.arch.catalog import presets
 from nasdip.errors import NasdipError, UsageError
-from nasdip.metrics import psnr_y
+from nasdip.fit.inputs import builtin_problem
+from nasdip.fit.request import FitRequest
 from nasdip.nn.config import NetConfig
 from nasdip.ops import downsample
-from nasdip.problems import builtin_problem
+from nasdip.ops.metrics import psnr_y
 
 
 def sr(scale=4):
@@ -58,6 +59,6 @@ def test_x2_on_a_real_crop_comes_close_to_bicubic():
     # against 32.07 dB for bicubic.
     task = sr(2)
     problem = builtin_problem(task, seed=0, crop=64)
-    result = task.fit(problem, presets()["nasdip-sr"], NetConfig(width=16), task.settings().replace(iters=500, device="cpu"))
+    result = task.fit(FitRequest(task, problem, presets()["nasdip-sr"], NetConfig(width=16), task.settings().replace(iters=500, device="cpu")))
     bicubic = task.metrics(task.baseline(problem), problem.clean)["psnr"]
     assert result.metrics["psnr"] > bicubic - 0.6

@@ -10,7 +10,8 @@ import torch
 
 from nasdip import hookimpl
 from nasdip.cli import cli
-from nasdip.imageio import builtin_photo, load_image, save_image
+from nasdip.io.builtin import builtin_photo
+from nasdip.io.images import load_image, save_image
 from nasdip.nn.cell import Cell
 from nasdip.tasks.cyclegan import CycleGANConfig, Generator
 from nasdip.tasks.translation_training import cell_of, learning_rate

@@ -9,8 +9,7 @@ from typing import Any
 import click
 
 import nasdip
-from nasdip.arch import Arch
-from nasdip.searcher import Searcher
+from nasdip import Arch, Searcher
 
 
 class HillClimbSearcher(Searcher):
@@ -54,9 +53,7 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--seed", default=0, show_default=True, help="Random seed.")
     def sample(space: str, count: int, seed: int) -> None:
         """Print random architectures of a search space as JSON documents (example plugin)."""
-        from nasdip import registry
-
-        chosen = registry.get("spaces", space)
+        chosen = nasdip.registry.get("spaces", space)
         rng = random.Random(seed)
         for _ in range(count):
             click.echo(json.dumps(chosen.sample(rng).to_dict()))

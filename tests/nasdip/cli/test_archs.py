@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from nasdip.arch import save_arch
-from nasdip.catalog import presets
+from nasdip.arch.catalog import presets
+from nasdip.arch.document import save_arch
 from nasdip.cli import cli
 
 

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from nasdip.cli import cli
-from nasdip.imageio import builtin_photo, center_crop, save_image
+from nasdip.io.builtin import builtin_photo
+from nasdip.io.crops import center_crop
+from nasdip.io.images import save_image
 
 
 @pytest.fixture
@@ -50,19 +52,19 @@ def test_table_output(runner, images):
 
 def test_same_observation_for_every_arch(images):
     from nasdip import registry
-    from nasdip.benchmark import run_bench
-    from nasdip.catalog import presets
-    from nasdip.fit import FitSettings
-    from nasdip.imageio import list_images
+    from nasdip.arch.catalog import presets
+    from nasdip.fit.settings import FitSettings
+    from nasdip.io.images import list_images
     from nasdip.nn.config import NetConfig
+    from nasdip.report.bench import run_bench
 
     seen = []
     task = registry.get("tasks", "denoise")()
     original = task.fit
 
-    def spy(problem, arch, *args, **kwargs):
-        seen.append(problem.observation.clone())
-        return original(problem, arch, *args, **kwargs)
+    def spy(request):
+        seen.append(request.problem.observation.clone())
+        return original(request)
 
     task.fit = spy
     run_bench(task, list_images(images)[:1], [presets()["dip-skip"], presets()["dip-skip"]], NetConfig(width=8),

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from nasdip.catalog import presets
+from nasdip.arch.catalog import presets
 from nasdip.cli import cli
 from nasdip.search.records import Trial
 
@@ -87,7 +87,7 @@ def test_plot_below_a_file_is_refused_before_reading_runs(runner, tmp_path):
 
 
 def test_plot_into_an_unwritable_folder_is_refused(runner, tmp_path, monkeypatch):
-    from nasdip import files
+    from nasdip.io import files
 
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
 
 import click
 import pytest
 
 from nasdip import __version__, hookimpl
-from nasdip.cli import cli
+from nasdip.cli import BUILTIN_COMMANDS, cli
+
+HEAVY = ("torch", "kornia", "matplotlib", "tensorboard", "ray")
 
 
 def test_version(runner):
@@ -21,6 +25,24 @@ def test_help_lists_builtin_commands(runner):
     result = runner.invoke(cli, ["--help"])
     assert result.exit_code == 0
     assert "plugins" in result.output and "archs" in result.output
+
+
+def test_help_imports_no_heavy_library():
+    """``nasdip --help`` (plugins loaded, their commands listed) starts without torch, kornia, matplotlib,
+    tensorboard or ray: checked in a fresh interpreter."""
+    script = ("import sys\nfrom nasdip.cli import main\nsys.argv = ['nasdip', '--help']\n"
+              "try:\n    main()\nexcept SystemExit:\n    pass\n"
+              f"print('loaded:', sorted(name for name in {HEAVY!r} if name in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert "translate" in result.stdout  # a plugin's command is listed
+    assert result.stdout.rstrip().endswith("loaded: []"), result.stdout
+
+
+def test_builtin_commands_are_listed_by_their_summaries(runner):
+    result = runner.invoke(cli, ["--help"])
+    for name, (_, summary) in BUILTIN_COMMANDS.items():
+        assert f"  {name} " in result.output and summary in result.output
+        assert cli.get_command(click.Context(cli), name).get_short_help_str(200) == summary
 
 
 def test_unknown_command_is_a_usage_error(runner):

@@ -7,17 +7,21 @@ import re
 
 from nasdip import __version__, hookimpl
 from nasdip.cli import cli
-from nasdip.searcher import Searcher
+from nasdip.search.searcher import Searcher
 
 
 def test_plugins_json_lists_builtins(runner):
     result = runner.invoke(cli, ["plugins", "--json"])
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in json.loads(result.output)}
-    spaces = rows["nasdip.plugins.spaces"]
-    assert spaces["package"] == "nasdip" and spaces["version"] == __version__ and spaces["builtin"]
-    assert set(spaces["spaces"]) == {"upsample-cell", "cross-scale", "nasdip", "dip"}
-    assert rows["nasdip.searchers.random"]["searchers"] == ["random"]
+    plugins = rows["nasdip.plugins"]
+    assert plugins["package"] == "nasdip" and plugins["version"] == __version__ and plugins["builtin"]
+    assert set(plugins["spaces"]) == {"upsample-cell", "cross-scale", "nasdip", "dip"}
+    assert set(plugins["executors"]) == {"serial", "streams", "process", "ray"}
+    assert rows["nasdip.searchers"]["searchers"] == ["random", "evolution", "rl", "darts"]
+    assert rows["nasdip.tasks"]["tasks"] == ["sr", "denoise", "inpaint", "dehaze"]
+    assert rows["nasdip.tasks"]["commands"] == ["translate"]
+    assert rows["nasdip.plugins.tensorboard"]["builtin"] and "fit_progress" in rows["nasdip.plugins.tensorboard"]["hooks"]
 
 
 def test_plugins_table_shows_a_runtime_plugin(runner, register_plugin):

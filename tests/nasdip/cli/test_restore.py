@@ -14,7 +14,9 @@ import torch
 from PIL import Image
 
 from nasdip.cli import cli
-from nasdip.imageio import builtin_photo, center_crop, save_image
+from nasdip.io.builtin import builtin_photo
+from nasdip.io.crops import center_crop
+from nasdip.io.images import save_image
 from nasdip.ops import downsample
 
 FAST = ["--iters", "15", "--width", "8", "--quiet", "--device", "cpu"]

@@ -83,7 +83,8 @@ def degraded_folder(tmp_path, count=2, side=40):
     """Noisy crops of the built-in photo with no clean versions beside them."""
     import torch
 
-    from nasdip.imageio import builtin_photo, save_image
+    from nasdip.io.builtin import builtin_photo
+    from nasdip.io.images import save_image
 
     photo = builtin_photo()[0]
     generator = torch.Generator().manual_seed(0)
@@ -179,7 +180,7 @@ def test_resume_refuses_changed_settings(runner, tmp_path):
 class AlwaysFails:
     @hookimpl
     def register_rewards(self, register):
-        from nasdip.reward import Reward
+        from nasdip.search.reward import Reward
 
         def broken(context):
             raise RuntimeError("no reward today")

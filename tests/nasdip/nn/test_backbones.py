@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nasdip.arch import Arch
-from nasdip.catalog import presets
-from nasdip.nn.build import build_network, count_parameters
+from nasdip.arch.build import build_network, count_parameters
+from nasdip.arch.catalog import presets
+from nasdip.arch.document import Arch
 from nasdip.nn.cell import Cell
 from nasdip.nn.config import NetConfig
 from nasdip.nn.crossscale import CrossScaleNet, parse_links

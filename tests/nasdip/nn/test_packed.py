@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from nasdip import registry
-from nasdip.catalog import presets
+from nasdip.arch.build import build_network, build_supernetwork
+from nasdip.arch.catalog import presets
 from nasdip.nn import packed as packing
-from nasdip.nn.build import build_network, build_supernetwork
 from nasdip.nn.cell import CELL_DECISIONS, Cell, SplitStackSum, build_cell, cell_allowed
 from nasdip.nn.config import NetConfig
 from nasdip.nn.layers import conv_bn_act

@@ -10,13 +10,15 @@ import torch
 from torch import nn
 
 from nasdip import hookimpl, registry
-from nasdip.catalog import resolve_arch
-from nasdip.executor import Executor
-from nasdip.reward import Reward
-from nasdip.search.driver import SearchSettings, resume_search, start_search
-from nasdip.search.evaluate import Fidelity, evaluate
-from nasdip.searcher import Searcher
-from nasdip.space import Decision, Space
+from nasdip.arch.catalog import resolve_arch
+from nasdip.arch.space import Decision, Space
+from nasdip.search.driver import resume_search, start_search
+from nasdip.search.evaluate import evaluate
+from nasdip.search.executor import Executor
+from nasdip.search.jobs import Fidelity
+from nasdip.search.reward import Reward
+from nasdip.search.searcher import Searcher
+from nasdip.search.settings import SearchSettings
 
 TINY = Fidelity(iters=5, crop=32, width=8)
 

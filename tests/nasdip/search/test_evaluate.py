@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from nasdip import registry
-from nasdip.catalog import presets
+from nasdip.arch.catalog import presets
+from nasdip.fit.inputs import degrade_set
+from nasdip.io.builtin import builtin_regions
 from nasdip.nn.config import NetConfig
-from nasdip.problems import builtin_regions, degrade_set
-from nasdip.search.evaluate import EvalJob, evaluate, problem_to_dict
+from nasdip.search.evaluate import evaluate
+from nasdip.search.jobs import EvalJob
 
 
 def job(pack: bool, reward: str = "psnr", **changes) -> EvalJob:
@@ -14,7 +16,7 @@ def job(pack: bool, reward: str = "psnr", **changes) -> EvalJob:
     problems = degrade_set(task, builtin_regions(32), seed=1)
     settings = task.settings().replace(iters=30, device="cpu", precision="fp32", **changes)
     return EvalJob(trial=0, arch=presets()["nasdip-denoise"].to_dict(), task="denoise", task_values={},
-                   problems=[problem_to_dict(p) for p in problems], config=NetConfig(width=8).to_dict(),
+                   problems=[p.to_dict() for p in problems], config=NetConfig(width=8).to_dict(),
                    settings=settings.to_dict(), reward=reward, pack=pack)
 
 

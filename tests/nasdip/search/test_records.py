@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from nasdip.catalog import presets
+from nasdip.arch.catalog import presets
 from nasdip.errors import NasdipError
 from nasdip.search.records import Trial
 from nasdip.search.rundir import RunDirectory

@@ -9,11 +9,13 @@ import pytest
 import torch
 
 from nasdip import hookimpl
+from nasdip.arch.space import Decision, Space
 from nasdip.errors import UsageError
-from nasdip.executor import Executor
-from nasdip.reward import Reward
-from nasdip.search.driver import SearchSettings, resume_search, start_search
-from nasdip.search.evaluate import Fidelity, evaluate
+from nasdip.search.driver import resume_search, start_search
+from nasdip.search.evaluate import evaluate
+from nasdip.search.executor import Executor
+from nasdip.search.jobs import Fidelity
+from nasdip.search.reward import Reward
 from nasdip.search.schedule import (
     Asha,
     AsyncAsha,
@@ -24,7 +26,7 @@ from nasdip.search.schedule import (
     geometric_iters,
     make_schedule,
 )
-from nasdip.space import Decision, Space
+from nasdip.search.settings import SearchSettings
 
 # -- the schedules alone, with a scripted searcher ----------------------------------------------------------
 
@@ -357,7 +359,7 @@ def test_job_is_plain_data():
 
 def test_compare_judges_a_multi_fidelity_search_at_the_top_rung(tmp_path, register_plugin, runner):
     from nasdip.cli import cli
-    from nasdip.search.compare import summarize_run
+    from nasdip.report.compare import summarize_run
 
     register_plugin(Synthetic(), "synthetic")
     summary = start_search(settings(), tmp_path / "run", None).run()

@@ -1,0 +1,29 @@
+"""The built-in input: a real photograph that ships with matplotlib (Grace Hopper, 512x600 RGB), and the
+texture-rich regions of it that searches use by default."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nasdip.io.images import ImageInfo, load_image
+
+if TYPE_CHECKING:
+    import torch
+
+#: The built-in photo's name in tables, logs and output files.
+BUILTIN_NAME = "grace_hopper"
+#: Regions of the built-in photo (top, left) that searches use by default: texture-rich, unlike its background.
+BUILTIN_REGIONS = {"builtin-face": (150, 190), "builtin-jacket": (430, 120)}
+
+
+def builtin_photo() -> tuple[torch.Tensor, ImageInfo]:
+    """The photograph and its :class:`ImageInfo` (matplotlib is imported only here, when it is needed)."""
+    from matplotlib import cbook
+
+    return load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+def builtin_regions(side: int) -> list[tuple[str, torch.Tensor]]:
+    """``side x side`` crops of the built-in photo at :data:`BUILTIN_REGIONS`, named."""
+    photo = builtin_photo()[0]
+    return [(name, photo[..., top : top + side, left : left + side]) for name, (top, left) in BUILTIN_REGIONS.items()]

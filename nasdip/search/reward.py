@@ -1,0 +1,54 @@
+"""Rewards: how a candidate's restorations of the search images become one number to maximise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nasdip.arch.document import Arch
+    from nasdip.fit.problem import Problem
+    from nasdip.fit.result import FitResult
+    from nasdip.fit.task import Task
+    from nasdip.nn.config import NetConfig
+
+
+@dataclass
+class RewardContext:
+    """What a reward sees: the candidate, the task, the search problems and (when fitted) the fit results."""
+
+    arch: Arch
+    task: Task
+    problems: Sequence[Problem]
+    results: Sequence[FitResult] = field(default_factory=list)
+    config: NetConfig | None = None
+
+
+@dataclass(frozen=True)
+class Reward:
+    """A named reward function.
+
+    ``needs_fit=False`` rewards are computed from the architecture alone (proxies, surrogates): candidates are
+    then not fitted at all. ``needs_clean=False`` rewards use no ground truth (searches on observed images);
+    ``needs_holdout`` rewards read the held-out pixels' error, so candidates are fitted with some held out.
+    ``default`` marks the reward searches use when none is named; ``unit`` labels tables, plots and dashboards
+    (``dB``; empty for unitless rewards).
+    """
+
+    name: str
+    function: Callable[[RewardContext], float]
+    help: str = ""
+    needs_fit: bool = True
+    needs_clean: bool = True
+    needs_holdout: bool = False
+    default: bool = False
+    unit: str = ""
+
+    def __call__(self, context: RewardContext) -> float:
+        return float(self.function(context))
+
+
+def mean_metric(results: Sequence[Any], key: str) -> float:
+    """Mean of ``result.metrics[key]`` over the fits."""
+    return sum(result.metrics[key] for result in results) / len(results)
