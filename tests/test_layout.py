@@ -1,5 +1,5 @@
 """The code's layout holds: a small kernel at the package root, stages that import only the stages above them, an
-engine that reports only through what it is handed, plugins on the public API."""
+engine that reports only through what it is handed, tests that mirror the tree, plugins on the public API."""
 
 from __future__ import annotations
 
@@ -53,6 +53,16 @@ def test_the_package_root_holds_only_the_kernel():
     assert {path.name for path in CORE.iterdir() if path.is_dir() and path.name != "__pycache__"} == set(STAGES)
 
 
+def test_every_package_of_the_core_is_installed():
+    """``setup.cfg`` lists each folder of the core (a missing one is left out of wheels), each with an
+    ``__init__.py``."""
+    config = (ROOT / "setup.cfg").read_text()
+    listed = set(config.split("packages =", 1)[1].split("package_dir", 1)[0].split())
+    folders = {"nasdip"} | {f"nasdip.{stage}" for stage in STAGES}
+    assert folders <= listed
+    assert all((CORE / stage / "__init__.py").exists() for stage in STAGES)
+
+
 @pytest.mark.parametrize("path", core_files(), ids=lambda path: str(path.relative_to(ROOT)))
 def test_a_stage_imports_only_the_stages_above_it(path):
     own = stage_of("nasdip." + ".".join(path.relative_to(CORE).with_suffix("").parts))
@@ -70,6 +80,19 @@ def test_only_the_kernel_and_the_commands_call_the_plugin_manager():
     callers = {str(path.relative_to(ROOT)) for path in core_files()
                if any(module.startswith("nasdip.plugin_manager") for module in runtime_imports(path))}
     assert callers <= {"nasdip/runinfo.py", "nasdip/registry.py", "nasdip/cli/__init__.py", "nasdip/cli/plugins.py"}
+
+
+def test_every_core_module_has_a_test_module_of_its_name():
+    missing = []
+    for path in core_files():
+        if path.name == "__init__.py" and path.parent != CORE:
+            continue
+        relative = path.relative_to(CORE)
+        name = "test_init.py" if path.name == "__init__.py" else f"test_{path.name}"
+        expected = ROOT / "tests" / "nasdip" / relative.parent / name
+        if not expected.exists():
+            missing.append(str(expected.relative_to(ROOT)))
+    assert not missing, f"core modules without a test module: {missing}"
 
 
 def test_the_example_plugin_uses_only_the_public_api():

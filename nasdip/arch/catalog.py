@@ -43,7 +43,7 @@ def resolve_arch(spec: str | Path) -> Arch:
     if spec in named:
         return named[spec]
     path = Path(spec)
-    if path.exists():
+    if spec.strip() and path.exists():
         if path.is_dir():
             raise ArchError(f"{spec}: is a folder, not an architecture file")
         arch = read_arch_file(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nasdip.errors import NasdipError
 from nasdip.io.images import ImageInfo, load_image
 
 if TYPE_CHECKING:
@@ -24,6 +25,15 @@ def builtin_photo() -> tuple[torch.Tensor, ImageInfo]:
 
 
 def builtin_regions(side: int) -> list[tuple[str, torch.Tensor]]:
-    """``side x side`` crops of the built-in photo at :data:`BUILTIN_REGIONS`, named."""
+    """``side x side`` crops of the built-in photo at :data:`BUILTIN_REGIONS`, named (a region too close to an
+    edge for ``side`` moves inwards; a side larger than the photo is refused)."""
     photo = builtin_photo()[0]
-    return [(name, photo[..., top : top + side, left : left + side]) for name, (top, left) in BUILTIN_REGIONS.items()]
+    height, width = photo.shape[-2:]
+    if not 1 <= side <= min(height, width):
+        raise NasdipError(f"the built-in photo is {width}x{height}: its square crops have sides of 1 to "
+                          f"{min(height, width)} pixels, not {side}")
+    crops = []
+    for name, (top, left) in BUILTIN_REGIONS.items():
+        top, left = min(top, height - side), min(left, width - side)
+        crops.append((name, photo[..., top : top + side, left : left + side]))
+    return crops

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 def center_crop(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """The centred ``height x width`` window of ``image`` (``(..., H, W)``)."""
     full_h, full_w = image.shape[-2:]
+    if height < 1 or width < 1:
+        raise NasdipError(f"cannot crop {height}x{width} pixels: a crop needs at least one pixel on each side")
     if height > full_h or width > full_w:
         raise NasdipError(f"cannot crop {height}x{width} from a {full_h}x{full_w} image")
     top, left = (full_h - height) // 2, (full_w - width) // 2
@@ -22,6 +24,8 @@ def center_crop(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def crop_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
     """Centre-crop ``image`` so both sides are multiples of ``multiple``."""
     height, width = image.shape[-2:]
+    if min(height, width) < multiple:
+        raise NasdipError(f"a {height}x{width} image has no centre crop whose sides are multiples of {multiple}")
     return center_crop(image, height - height % multiple, width - width % multiple)
 
 

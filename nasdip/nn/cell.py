@@ -168,9 +168,9 @@ class GroupedConv2d(nn.Conv2d):
 def _phase_weights(mode: str) -> torch.Tensor:
     """``(2, 5)``: output pixel ``2i + r`` of x2 interpolation (``align_corners=False``) as weights on input
     pixels ``i-2 .. i+2``, read off ``F.interpolate`` applied to impulses (so it matches it exactly)."""
-    weights = torch.zeros(2, 5)
+    weights = torch.zeros(2, 5, device="cpu")  # on the CPU even while a network is built on the meta device
     for tap in range(5):
-        impulse = torch.zeros(1, 1, 1, 16, dtype=torch.float64)
+        impulse = torch.zeros(1, 1, 1, 16, dtype=torch.float64, device="cpu")
         impulse[..., 6 + tap - 2] = 1.0
         response = F.interpolate(impulse, scale_factor=(1, 2), mode=mode, align_corners=False)
         weights[0, tap], weights[1, tap] = response[0, 0, 0, 12], response[0, 0, 0, 13]
@@ -199,7 +199,8 @@ class Interpolate(nn.Module):
         self.native = native
         if mode == "bicubic":
             phases = _phase_weights(mode)
-            self.register_buffer("phases", torch.einsum("ri,sj->rsij", phases, phases).reshape(4, 1, 5, 5),
+            kernel = torch.einsum("ri,sj->rsij", phases, phases).reshape(4, 1, 5, 5)
+            self.register_buffer("phases", kernel.to(torch.empty(()).device),  # the device networks are built on
                                  persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -38,12 +38,14 @@ class NetConfig:
     def __post_init__(self) -> None:
         for name in ("width", "depth", "input_depth", "out_channels"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise NasdipError(f"network {name} must be a positive integer, got {value!r}")
         if self.width % 4:
             raise NasdipError(f"network width must be a multiple of 4 (pixel shuffle splits channels in 4), got {self.width}")
-        if self.skip < 0:
-            raise NasdipError(f"network skip channels must be >= 0, got {self.skip}")
+        if not isinstance(self.skip, int) or isinstance(self.skip, bool) or self.skip < 0:
+            raise NasdipError(f"network skip channels must be an integer >= 0, got {self.skip!r}")
+        if not isinstance(self.sigmoid, bool):
+            raise NasdipError(f"network sigmoid must be true or false, got {self.sigmoid!r}")
         if self.pad not in PADDINGS:
             raise NasdipError(f"network pad must be one of {', '.join(PADDINGS)}, got {self.pad!r}")
         if self.activation not in ACTIVATIONS:

@@ -68,6 +68,12 @@ class MixedKernelTransform(nn.Module):
         return F.conv2d(x, weight, padding=size // 2, groups=convs[0].groups)
 
 
+def renormalised(weights: torch.Tensor) -> torch.Tensor:
+    """``weights`` scaled to sum to 1; all zeros (softmax weights that underflowed because another choice
+    dominates) stay zeros instead of becoming 0/0 = NaN."""
+    return weights / weights.sum().clamp_min(torch.finfo(weights.dtype).tiny)
+
+
 class MixedTransform(nn.Module):
     """The transform decision relaxed: ``sum_t w_t act(T_t(x))`` (+ ``w_identity * x`` where allowed)."""
 
@@ -78,7 +84,7 @@ class MixedTransform(nn.Module):
 
     def forward(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
         transform_weights = weights["transform"] if self.identity else weights["transform"][:-1]
-        transform_weights = transform_weights / transform_weights.sum()
+        transform_weights = renormalised(transform_weights)
         out = sum(w * mixed_activation(t(x, weights["kernel"]), weights["activation"])
                   for w, t in zip(transform_weights, self.transforms, strict=False))
         if self.identity:
@@ -106,7 +112,7 @@ class MixedCell(nn.Module):
         def activate(t: torch.Tensor) -> torch.Tensor:
             return mixed_activation(t, act)
 
-        interpolation_weights = spatial[:3] / spatial[:3].sum()
+        interpolation_weights = renormalised(spatial[:3])
         upsampled = sum(weight * activate(F.interpolate(x, scale_factor=2, mode=mode,
                                                          align_corners=None if mode == "nearest" else False))
                         for weight, mode in zip(interpolation_weights, INTERPOLATIONS, strict=True))

@@ -39,7 +39,8 @@ def smooth_transmission(height: int, width: int, generator: torch.Generator, bet
 def dark_channel(image: torch.Tensor, patch: int = 15) -> torch.Tensor:
     """Minimum over colour channels and over a ``patch x patch`` neighbourhood: ``(N, 1, H, W)``."""
     darkest = image.min(dim=1, keepdim=True).values
-    return -F.max_pool2d(F.pad(-darkest, (patch // 2,) * 4, mode="replicate"), patch, stride=1)
+    before, after = patch // 2, (patch - 1) // 2  # an even patch reaches one pixel further before (as scipy's)
+    return -F.max_pool2d(F.pad(-darkest, (before, after, before, after), mode="replicate"), patch, stride=1)
 
 
 def estimate_airlight(hazy: torch.Tensor, patch: int = 15, fraction: float = 0.001) -> torch.Tensor:

@@ -1,1 +1,2 @@
-"""Architecture search: candidate evaluation, the resumable run directory and the search driver."""
+"""Architecture search: the searcher, reward and executor interfaces, the jobs executors run and their
+evaluation, fidelity schedules, the driver, the settings and the resumable run directory."""

@@ -11,8 +11,6 @@ import torch
 
 from nasdip import registry
 from nasdip.arch.catalog import presets
-from nasdip.errors import NasdipError
-from nasdip.fit.device import resolve_device
 from nasdip.fit.engine import fit
 from nasdip.fit.inputs import builtin_problem
 from nasdip.fit.request import FitRequest
@@ -111,25 +109,6 @@ def test_bf16_path_runs_on_cpu(denoise_problem):
     settings = task.settings().replace(iters=20, device="cpu", precision="bf16")
     result = fit(FitRequest(task, problem, presets()["nasdip-denoise"], NetConfig(width=8), settings))
     assert result.output.dtype == torch.float32 and torch.isfinite(result.output).all()
-
-
-def test_settings_validation():
-    with pytest.raises(NasdipError, match="precision"):
-        FitSettings(precision="fp8")
-    with pytest.raises(NasdipError, match="iters"):
-        FitSettings(iters=0)
-    with pytest.raises(NasdipError, match="ema"):
-        FitSettings(ema=1.5)
-
-
-def test_device_resolution():
-    assert resolve_device("cpu").type == "cpu"
-    if not torch.cuda.is_available():
-        assert resolve_device("auto").type == "cpu"
-        with pytest.raises(NasdipError, match="CUDA is not available"):
-            resolve_device("cuda")
-    with pytest.raises(NasdipError, match="unknown device"):
-        resolve_device("tpu")
 
 
 @pytest.mark.gpu

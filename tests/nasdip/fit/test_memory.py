@@ -1,12 +1,8 @@
-"""Memory estimates and the refusal of runs that would not fit; tiled restoration."""
+"""Memory estimates and the refusal of runs that would not fit."""
 
 from __future__ import annotations
 
-import itertools
-import json
-
 import pytest
-import torch
 
 from nasdip import registry
 from nasdip.arch.catalog import presets
@@ -16,7 +12,6 @@ from nasdip.fit import memory
 from nasdip.fit.inputs import builtin_problem
 from nasdip.fit.request import FitRequest
 from nasdip.fit.settings import FitSettings
-from nasdip.fit.tiling import restore_tiled, tile_starts
 from nasdip.nn.config import NetConfig
 
 #: Fitting settings of the estimates (only the device matters to them).
@@ -71,24 +66,3 @@ def test_restore_refuses_before_writing(runner, monkeypatch, tmp_path):
     assert result.exit_code == 1 and result.output.count("\n") == 1
     assert "use a smaller --width (now 128) or --crop (no tile size fits either)" in result.output
     assert not any(tmp_path.iterdir())
-
-
-def test_tile_starts_cover_everything():
-    assert tile_starts(100, 40, 5) == [0, 35, 60]
-    assert tile_starts(30, 40, 5) == [0]
-    for length in (64, 97, 150):
-        starts = tile_starts(length, 32, 4)
-        assert starts[0] == 0 and starts[-1] + 32 == length and all(b - a <= 28 for a, b in itertools.pairwise(starts))
-
-
-def test_tiled_restoration_blends_tiles(runner, tmp_path):
-    task = registry.get("tasks", "sr")(scale=2)
-    problem = builtin_problem(task, 0, 96)
-    settings = task.settings().replace(iters=20, device="cpu")
-    result = restore_tiled(FitRequest(task, problem, presets()["dip-skip"], NetConfig(width=8), settings), tile=24)
-    assert result.output.shape == problem.clean.shape and torch.isfinite(result.output).all()
-    assert 10 < result.metrics["psnr"] < 60
-    report = runner.invoke(cli, ["restore", "--task", "denoise", "--crop", "48", "--tile", "24", "--iters", "5",
-                                 "--width", "8", "--quiet", "--out", str(tmp_path), "--json"])
-    assert report.exit_code == 0, report.output
-    assert json.loads(report.output)["psnr"] is not None

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from nasdip.errors import NasdipError, is_user_file_error, os_error_message
+from nasdip.errors import NasdipError
 from nasdip.io import files
 from nasdip.io.files import (
     atomic_write_or_rescue,
@@ -146,16 +146,3 @@ def test_read_json_errors_name_the_file(tmp_path):
         assert str(caught.value) == f"{tmp_path}/{message}"
     with pytest.raises(NasdipError, match=r": cannot read a config \(Is a directory\)$"):
         read_json(tmp_path, "a config")
-
-
-def test_os_error_lines_say_what_to_do():
-    denied = PermissionError(errno.EACCES, "Permission denied", "/data/out.png")
-    assert os_error_message(denied) == "/data/out.png: Permission denied (check its permissions or choose another location)"
-    full = OSError(errno.ENOSPC, "No space left on device", "/data/out.png")
-    assert os_error_message(full).endswith("(the disk is full; free some space or choose another location)")
-    moved = OSError(errno.EXDEV, "Invalid cross-device link", "/a", None, "/b")
-    assert os_error_message(moved) == "/a -> /b: Invalid cross-device link"
-    assert is_user_file_error(denied) and is_user_file_error(full)
-    assert not is_user_file_error(OSError(errno.EACCES, "Permission denied"))  # no path: not about the user's files
-    assert not is_user_file_error(OSError(errno.EBADF, "Bad file descriptor", "/x"))
-    assert not is_user_file_error(ValueError("x"))

@@ -1,0 +1,1 @@
+"""Architectures: the versioned JSON document, search spaces, presets and the network builder."""

@@ -1,0 +1,1 @@
+"""Reports: benchmarks, step timings, what a search learned (analyze), comparisons of searches, figures."""
