@@ -77,7 +77,6 @@ def install_plugin(root: Path, unit: float, eta: int, crops: list[int]) -> None:
 
 
 def run(schedule: str, seed: int, args, ladder, out: Path) -> dict:
-
     settings = SearchSettings(searcher="random", task="denoise", space="grid", reward="sleeping-sum",
                               budget=args.budget, batch=args.workers, schedule=schedule, eta=args.eta, ladder=ladder,
                               fidelity=ladder[-1], seed=seed, device="cpu", executor="process", workers=args.workers,

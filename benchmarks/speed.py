@@ -71,7 +71,6 @@ def quality(args) -> None:
 
 
 def _mean_and_error(values: list[float]) -> str:
-
     if len(values) < 2:
         return f"{values[0]:+.3f} dB"
     return f"{statistics.mean(values):+.3f} ± {statistics.stdev(values) / len(values) ** 0.5:.3f} dB (n={len(values)})"

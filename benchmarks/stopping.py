@@ -8,7 +8,7 @@
 Each (task, image, architecture) is fitted once to the cap with held-out pixels, recording per step the PSNR
 of the reported output against the clean image, the held-out error and the windowed moving variance of the
 output (for several windows). From one trajectory the table gives: the PSNR at the step the detector stops
-(what ``--stop auto`` returns: the same trajectory up to that step), at the README's fixed counts (the jittered
+(what ``--stop auto`` returns: the same trajectory up to that step), at the stopping results' fixed counts (the jittered
 output at that step), at the cap, and the oracle maximum. ``--analyze`` replays saved curves under other
 detector settings without fitting again. ``--images search`` fits the search images instead of the
 evaluation sets (calibrate the detector there, never on the evaluation images). Curves already saved in
@@ -40,7 +40,7 @@ from nasdip.nn.config import NetConfig
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 EVALUATION = {"denoise": DATA / "denoise", "sr": DATA / "sr" / "set5", "inpaint": DATA / "inpaint"}
 TASK_OPTIONS = {"sr": {"scale": 4}, "denoise": {"sigma": 25.0}, "inpaint": {"drop": 0.5}}
-#: The fixed step counts of the README's benchmark table (inpainting there ran at lr 0.01).
+#: The fixed step counts of the benchmark table in the docs (results, benchmarks) (inpainting there ran at lr 0.01).
 FIXED = {"denoise": 1000, "sr": 1000, "inpaint": 1500}
 LR = {"inpaint": 0.01}
 PRESETS = {"denoise": "nasdip-denoise", "sr": "nasdip-sr", "inpaint": "nasdip-inpaint"}

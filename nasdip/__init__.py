@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "restore": "nasdip.fit.restoration",
     "builtin_problem": "nasdip.fit.inputs",
     "user_problem": "nasdip.fit.inputs",
+    "ImageInfo": "nasdip.io.images",
     "load_image": "nasdip.io.images",
     "save_image": "nasdip.io.images",
     # search
@@ -75,8 +76,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'nasdip' has no attribute {name!r}")
-    value = importlib.import_module(module) if module.endswith(f".{name}") else getattr(
-        importlib.import_module(module), name)
+    value = importlib.import_module(module)
+    if module != f"nasdip.{name}":  # a name defined in the module (``registry`` is the module itself)
+        value = getattr(value, name)
     globals()[name] = value
     return value
 
@@ -101,7 +103,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
     from nasdip.fit.result import FitResult
     from nasdip.fit.settings import FitSettings
     from nasdip.fit.task import Task
-    from nasdip.io.images import load_image, save_image
+    from nasdip.io.images import ImageInfo, load_image, save_image
     from nasdip.nn.config import NetConfig
     from nasdip.options import Option
     from nasdip.runinfo import RunInfo

@@ -32,6 +32,7 @@ from nasdip.search.records import FAILED
 
 class SerialExecutor(Executor):
     """One candidate after another, in this process (the default)."""
+
     name = "serial"
     default = True
     help = "evaluate candidates one after another in this process (default)"
@@ -43,11 +44,11 @@ class SerialExecutor(Executor):
 
 class StreamsExecutor(StreamingExecutor):
     """Several candidates at once in this process, each in its own thread and, on a GPU, its own CUDA stream."""
+
     name = "streams"
     help = "concurrent candidates in this process, one CUDA stream each (keeps one GPU busy); no timeouts"
 
     def run_stream(self, next_job: JobSource, on_outcome: Callable[[EvalOutcome], None]) -> None:
-
         with futures.ThreadPoolExecutor(max_workers=self.workers) as pool:
             running: set = set()
             while True:
@@ -61,7 +62,6 @@ class StreamsExecutor(StreamingExecutor):
 
 
 def _evaluate_on_stream(job: EvalJob) -> EvalOutcome:
-
     if torch.cuda.is_available() and job.settings.get("device", "auto") in ("auto", "cuda"):
         with torch.cuda.stream(torch.cuda.Stream()):
             outcome = evaluate(job)
@@ -88,6 +88,7 @@ def _worker_main(connection: Any, threads: int, environment: dict[str, str]) -> 
 
 class _Slot:
     """One worker process and the job it is running."""
+
     def __init__(self, context: Any, threads: int, environment: dict[str, str]) -> None:
         self.connection, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child, threads, environment), daemon=True)
@@ -99,6 +100,12 @@ class _Slot:
     def submit(self, job: EvalJob) -> None:
         self.job, self.started = job, time.monotonic()
         self.connection.send(job)
+
+    def exit_code(self) -> int | None:
+        """The dead worker's exit code. Its pipe closes as it dies, before the process is reaped: wait for that
+        (a closed pipe read at once under load gave ``None``)."""
+        self.process.join(timeout=5)
+        return self.process.exitcode
 
     def stop(self, force: bool = False) -> None:
         if force:
@@ -120,6 +127,7 @@ def visible_gpus() -> int:
 
 class ProcessExecutor(StreamingExecutor):
     """A pool of local worker processes with fault isolation and per-trial timeouts."""
+
     name = "process"
     supports_timeout = True
     help = "local worker processes (one torch thread share and one GPU each); crashes and timeouts fail one trial"
@@ -163,14 +171,14 @@ class ProcessExecutor(StreamingExecutor):
                     try:
                         outcome = slot.connection.recv()
                     except (EOFError, OSError):
-                        failure = f"worker process died (exit code {slot.process.exitcode})"
+                        failure = f"worker process died (exit code {slot.exit_code()})"
                     else:
                         busy.discard(index)
                         slot.job = None
                         on_outcome(outcome)
                         continue
                 elif not slot.process.is_alive():
-                    failure = f"worker process died (exit code {slot.process.exitcode})"
+                    failure = f"worker process died (exit code {slot.exit_code()})"
                 elif self.trial_timeout is not None and time.monotonic() - slot.started > self.trial_timeout:
                     failure = f"timed out after {self.trial_timeout:g} s"
                 if failure is not None:
@@ -185,13 +193,13 @@ class ProcessExecutor(StreamingExecutor):
 
 
 def _evaluate_on_ray(job: EvalJob, threads: int) -> EvalOutcome:
-
     torch.set_num_threads(max(1, threads))
     return evaluate(job)
 
 
 class RayExecutor(StreamingExecutor):
     """Candidates as Ray tasks: on a local Ray started here, or on the cluster at ``--ray-address``/RAY_ADDRESS."""
+
     name = "ray"
     supports_timeout = True
     help = "Ray tasks on a cluster (--ray-address or RAY_ADDRESS) or a local Ray; needs nasdip[ray]"

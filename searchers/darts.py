@@ -26,6 +26,7 @@ from nasdip.search.searcher import Searcher
 
 class DartsSearcher(Searcher):
     """Continuous relaxation with a held-out pixel split for the architecture step; derives one architecture."""
+
     name = "darts"
     help = "differentiable search: super-network, weights and architecture fitted on disjoint pixel halves"
     options = (
@@ -60,7 +61,6 @@ class DartsSearcher(Searcher):
         """Fit the super-networks and architecture logits; return the derived architecture."""
         objective = self.context.objective
         if objective is None:
-
             raise NasdipError("the darts searcher needs the search's task and images (run it through nasdip search)")
         task, problems, settings, config = objective.task, objective.problems, objective.settings, objective.config
         device = resolve_device(settings.device)

@@ -43,6 +43,7 @@ INPUT_DEPTH = 8
 
 class DoubleDIP(nn.Module):
     """The two generators and the airlight; outputs ``[J (3), t (1), A (3)]`` packed in 7 channels."""
+
     def __init__(self, image_net: nn.Module, transmission_net: nn.Module, airlight: torch.Tensor, refine: bool) -> None:
         super().__init__()
         self.image_net = image_net
@@ -68,6 +69,7 @@ def unpack(output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
 
 class Dehazing(Task):
     """Double-DIP dehazing: a clear-image generator and a transmission generator explain the hazy photo."""
+
     name = "dehaze"
     help = "Double-DIP dehazing: J and t generators from arch documents, dark-channel airlight, guided filter"
     options = (
@@ -119,7 +121,6 @@ class Dehazing(Task):
         return Problem(observation, tuple(observation.shape[-2:]), name=name, info=info)
 
     def build_model(self, arch, config, problem: Problem) -> nn.Module:
-
         config = config.replace(input_depth=INPUT_DEPTH)
         transmission_arch = resolve_arch(self.values["t_arch"]) if self.values["t_arch"] else arch
         airlight = estimate_airlight(problem.observation)[0]

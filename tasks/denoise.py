@@ -21,6 +21,7 @@ from nasdip.tasks import DIP_BASELINE
 
 class Denoising(Task):
     """Denoising: the network output must match the noisy image; its running average is the result."""
+
     name = "denoise"
     help = "Gaussian denoising (sigma on the 0-255 scale; averaged output)"
     options = (Option("sigma", float, 25.0, "Noise standard deviation on the 0-255 scale."),)
@@ -31,7 +32,6 @@ class Denoising(Task):
     def __init__(self, **values) -> None:
         super().__init__(**values)
         if not 0 < self.values["sigma"] <= 255:
-
             raise UsageError(f"--sigma must be in (0, 255], got {self.values['sigma']}")
 
     def settings(self) -> FitSettings:

@@ -13,6 +13,7 @@ from nasdip.io.images import list_images, load_image
 
 class Domain:
     """The images of one domain, loaded on first use, served as random crops in [-1, 1]."""
+
     def __init__(self, directory: Path, channels: int | None = None) -> None:
         self.paths = list_images(directory)
         self.cache: dict[int, torch.Tensor] = {}

@@ -56,6 +56,7 @@ def learning_rate(base: float, epoch: int, epochs: int) -> float:
 @dataclass
 class TrainingSetup:
     """What defines a training run (``translate.json``)."""
+
     domain_a: Path
     domain_b: Path
     arch: str | None
@@ -88,6 +89,7 @@ def training_setup(out_dir: Path, requested: TrainingSetup | None, resume: bool)
 
 class Trainer:
     """A CycleGAN, its two domains and its random generators, restored from a checkpoint when resuming."""
+
     def __init__(self, setup: TrainingSetup, out_dir: Path, device: torch.device, resume: bool) -> None:
         self.setup, self.out_dir, self.device = setup, out_dir, device
         self.images_a = Domain(setup.domain_a)

@@ -1,9 +1,9 @@
-"""Every hook is documented in the README and has a test named ``test_hook_<name>`` (as datasette does)."""
+"""Every hook is documented on the hook reference page with its exact arguments and has a test named
+``test_hook_<name>`` (as datasette checks its hooks)."""
 
 from __future__ import annotations
 
 import inspect
-import re
 from pathlib import Path
 
 import pytest
@@ -23,9 +23,11 @@ def test_hook_list_is_complete():
 
 
 @pytest.mark.parametrize("hook", HOOKS)
-def test_hook_is_documented_in_readme(hook):
-    readme = (ROOT / "README.md").read_text()
-    assert re.search(rf"`{hook}\(", readme), f"README.md does not document hook {hook}"
+def test_hook_is_documented_with_its_arguments(hook):
+    """The page names the hook with exactly its arguments, in order: a renamed or added argument fails here."""
+    page = (ROOT / "docs" / "plugins" / "hooks.md").read_text()
+    arguments = ", ".join(inspect.signature(getattr(hookspecs, hook)).parameters)
+    assert f"`{hook}({arguments})`" in page, f"docs/plugins/hooks.md does not document `{hook}({arguments})`"
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -29,7 +29,7 @@ def _format(value: float | None, digits: int = 2) -> str:
 def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path | None, crop: int | None,
                 iters: int | None, lr: float | None, seed: int, device: str, precision: str, compile_net: bool,
                 width: int, out_dir: Path, logdir: Path | None, as_json: bool, quiet: bool, tile: int | None,
-                seeds: int, **task_values: Any) -> None:
+                seeds: int, compare: tuple[str, ...], **task_values: Any) -> None:
     """Restore IMAGE (a low-resolution, noisy or masked photo) with a Deep Image Prior network.
 
     Without IMAGE, a built-in photograph is degraded by the task and the restoration is scored against it.
@@ -42,11 +42,12 @@ def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path |
     task = registry.get("tasks", task_name)(**pop_task_values(task_name, task_values))
     problem = restore_problem(task, image, gt, crop, seed)
     architecture = resolve_arch(task.arch_spec(arch))
+    others = [resolve_arch(spec) for spec in compare]
     settings = settings_from(task.settings(), iters, lr, seed, device, precision, compile_net,
                              **stop_values(task_values))
     check_output_dirs(out=out_dir, logdir=logdir)
     request = FitRequest(task, problem, architecture, NetConfig(width=width), settings)
-    report = restore_with_progress(request, out_dir, logdir, tile, quiet, seeds)
+    report = restore_with_progress(request, out_dir, logdir, tile, quiet, seeds, others)
     if as_json:
         click.echo(json.dumps(report))
     else:
@@ -68,7 +69,7 @@ def restore_problem(task, image: Path | None, gt: Path | None, crop: int | None,
 
 
 def restore_with_progress(request, out_dir: Path, logdir: Path | None, tile: int | None, quiet: bool,
-                          seeds: int = 1) -> dict[str, Any]:
+                          seeds: int = 1, compare: tuple = ()) -> dict[str, Any]:
     """Restore with a progress bar and the lifecycle hooks around it; returns the report."""
     from nasdip.fit.restoration import restore
     from nasdip.fit.tiling import tile_count
@@ -80,11 +81,11 @@ def restore_with_progress(request, out_dir: Path, logdir: Path | None, tile: int
                   config={"task": task.name, "task_options": dict(task.values), "arch": arch.label,
                           **settings.to_dict(), "width": request.config.width, "seeds": seeds})
     tiles = 1 if tile is None else tile_count(tuple(problem.observation.shape[-2:]), tile)
-    progress = FitProgress(settings.iters * tiles, f"{task.name} {arch.label}", quiet)
+    progress = FitProgress(settings.iters * tiles * (1 + len(compare)), f"{task.name} {arch.label}", quiet)
     run.emit("run_started")
     try:
         return restore(request.replace(run=run, callbacks=(progress.callback,)), out_dir, tile=tile,
-                       on_tile=progress.start, seeds=seeds)[1]
+                       on_tile=progress.start, seeds=seeds, compare=compare)[1]
     finally:
         progress.close()
         run.emit("run_finished")
@@ -108,6 +109,10 @@ def print_report(task, report: dict[str, Any]) -> None:
         click.echo(f"  {name.upper()} {_format(report[name])} {unit} (final), {_format(report[name + '_max'])} {unit} "
                    f"(oracle max over iterations), SSIM {_format(report.get('ssim'), 4)}; "
                    f"{baseline}: {_format(report.get(f'{baseline}_{name}'))} {unit}")
+    for label, metrics in report.get("compared", {}).items():
+        score = metrics.get(name)
+        click.echo(f"  compared with {label}: " + (f"{name.upper()} {_format(score)} {unit} (final), " if score is not None
+                                                    else "") + f"{metrics['iters']} steps in {metrics['seconds']:.1f} s")
     if report["stop"] != "iters":
         detected = {"detected": "detected", "cap": "the detector did not fire before the cap",
                     "callback": "stopped early"}.get(report["stop_reason"], report["stop_reason"])
@@ -138,4 +143,7 @@ def restore_command() -> click.Command:
                      help="Restore overlapping TILE x TILE windows of the image separately (for large images)."),
         click.option("--seeds", type=SEED_COUNT, default=1, show_default=True,
                      help="Average the restorations of this many fits (seeds --seed onwards), fitted together."),
+        click.option("--compare", multiple=True, metavar="ARCH",
+                     help="Also restore with this preset or architecture file (repeatable; e.g. dip-skip) and show "
+                          "it beside the restoration in the comparison picture."),
     ])

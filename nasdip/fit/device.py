@@ -25,7 +25,7 @@ BF16_MIN_WORK = 2**17
 def resolve_precision(name: str, device: torch.device, work: int | None = None) -> str:
     """``auto`` -> ``bf16`` where the device supports it natively (on CPUs, for steps of at least
     :data:`BF16_MIN_WORK` pixels x width; 2-3x faster per step at 128x128 and up, final PSNR of ``dip-skip`` within
-    0.1 dB of fp32 on average: benchmarks/speed.py and the README), else ``fp32``."""
+    0.1 dB of fp32 on average: benchmarks/speed.py and the speed results in the docs), else ``fp32``."""
     if name == "auto":
         small = device.type == "cpu" and work is not None and work < BF16_MIN_WORK
         return "bf16" if bf16_supported(device) and not small else "fp32"

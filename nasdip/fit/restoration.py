@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from nasdip.arch.document import Arch
 from nasdip.fit.ensemble import fit_seeds
 from nasdip.fit.memory import check_fits_in_memory
 from nasdip.fit.packed import can_pack
@@ -21,9 +22,10 @@ from nasdip.io.images import save_image
 from nasdip.io.panels import Panel, side_by_side
 
 
-def comparison(task: Task, problem: Problem, restored: torch.Tensor) -> torch.Tensor:
-    """Side by side: observation (nearest-upscaled) | baseline (if different) | restored | ground truth, each
-    captioned with its name and, when the ground truth is known, its PSNR (the task's metric)."""
+def comparison(task: Task, problem: Problem, restorations: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Side by side: observation (nearest-upscaled) | baseline (if different) | each restoration, in order, under
+    its label | ground truth, each captioned with its name and, when the ground truth is known, its PSNR (the
+    task's metric)."""
     size = problem.output_size
     clean = None if problem.clean is None else problem.clean.cpu()
 
@@ -39,7 +41,7 @@ def comparison(task: Task, problem: Problem, restored: torch.Tensor) -> torch.Te
     panels = [panel(name, F.interpolate(observation, size=size, mode="nearest"), tuple(observation.shape[-2:]) == size)]
     if separate:
         panels.append(panel(task.baseline_name, baseline))
-    panels.append(panel("restored", restored))
+    panels.extend(panel(label, restored) for label, restored in restorations.items())
     if clean is not None:
         panels.append(Panel(clean.clamp(0, 1), ("ground truth",)))
     return side_by_side(panels)
@@ -61,17 +63,19 @@ def fit_or_tile(request: FitRequest, tile: int | None = None, on_tile: Callable[
     return fit(request)
 
 
-def write_outputs(task: Task, problem: Problem, result: FitResult, out_dir: Path) -> dict[str, str]:
-    """The restored image (the input's bit depth), its extras and a comparison PNG; returns their paths. A file
-    that cannot be written where asked is saved in a temporary folder instead (said on stderr): a finished fit is
-    never lost."""
+def write_outputs(task: Task, problem: Problem, result: FitResult, out_dir: Path,
+                  compared: Mapping[str, FitResult] | None = None, label: str = "restored") -> dict[str, str]:
+    """The restored image (the input's bit depth), its extras and a comparison PNG (the ``compared``
+    restorations, by label, before this one, labelled ``label``); returns their paths. A file that cannot be
+    written where asked is saved in a temporary folder instead (said on stderr): a finished fit is never lost."""
     bits = problem.info.bits if problem.info else 8
     stem = f"{problem.name}_{task.name}"
     written = {"output": str(save_image(out_dir / f"{stem}.png", result.output, bits, rescue=True))}
     for key, tensor in result.extras.items():
         written[key] = str(save_image(out_dir / f"{stem}_{key}.png", tensor, bits, rescue=True))
-    written["comparison"] = str(save_image(out_dir / f"{stem}_comparison.png",
-                                           comparison(task, problem, result.output), rescue=True))
+    panels = {name: other.output for name, other in (compared or {}).items()} | {label: result.output}
+    written["comparison"] = str(save_image(out_dir / f"{stem}_comparison.png", comparison(task, problem, panels),
+                                           rescue=True))
     return written
 
 
@@ -98,8 +102,23 @@ def report(request: FitRequest, result: FitResult, seeds: int = 1) -> dict[str, 
 
 
 def restore(request: FitRequest, out_dir: Path, tile: int | None = None,
-            on_tile: Callable[[str], None] | None = None, seeds: int = 1) -> tuple[FitResult, dict[str, Any]]:
-    """Fit (see :func:`fit_or_tile`), then write the outputs into ``out_dir``; returns the result and report."""
+            on_tile: Callable[[str], None] | None = None, seeds: int = 1,
+            compare: Sequence[Arch] = ()) -> tuple[FitResult, dict[str, Any]]:
+    """Fit (see :func:`fit_or_tile`), then write the outputs into ``out_dir``; returns the result and report.
+
+    Each architecture of ``compare`` (e.g. DIP's own network) restores the same observation with the same
+    settings first; the comparison picture shows them beside this restoration and the report gives their metrics
+    under ``compared``."""
+    compared: dict[str, FitResult] = {}
+    for arch in compare:
+        run = None if request.run is None else request.run.child(f"{request.problem.name}/{arch.label}",
+                                                                **request.run.images)
+        compared[arch.label] = fit_or_tile(request.replace(arch=arch, run=run), tile, on_tile, seeds)
     result = fit_or_tile(request, tile, on_tile, seeds)
-    written = write_outputs(request.task, request.problem, result, out_dir)
-    return result, {**report(request, result, seeds), **written}
+    label = request.arch.label if compare else "restored"
+    written = write_outputs(request.task, request.problem, result, out_dir, compared, label)
+    entry = report(request, result, seeds)
+    if compared:
+        entry["compared"] = {name: {**other.metrics, "seconds": round(other.seconds, 3), "iters": other.iters}
+                             for name, other in compared.items()}
+    return result, {**entry, **written}

@@ -39,7 +39,7 @@ class FitSettings:
             CPUs stay fp32) or ``auto`` (bf16 where the device computes it natively, see
             :func:`nasdip.fit.device.resolve_precision`).
         compile: run the network through ``torch.compile`` (normalisation, activation and padding fused around the
-            convolutions; pays after some hundred steps at 256x256, see the README). Falls back to eager
+            convolutions; pays after some hundred steps at 256x256, see the speed results in the docs). Falls back to eager
             execution, with a warning, when compiling fails; packed fits stay eager.
     """
 

@@ -50,6 +50,7 @@ def t_quantile_975(df: int) -> float:
 @dataclass
 class ChoiceEffect:
     """The reward of the trials that took one choice of a decision."""
+
     choice: Choice
     n: int
     mean: float | None
@@ -61,6 +62,7 @@ class ChoiceEffect:
 @dataclass
 class DecisionEffect:
     """One decision: the reward by choice and the share of the reward's variance the choice explains."""
+
     name: str
     importance: float | None
     eta_squared: float | None
@@ -128,6 +130,7 @@ def decision_effects(decisions: Sequence[Decision],
 @dataclass
 class Analysis:
     """The decision effects of one or more pooled search runs."""
+
     runs: list[str]
     space: str
     task: str

@@ -41,6 +41,7 @@ MAX_CONSECUTIVE_DUPLICATES = 100
 
 class SearchDriver:
     """Runs (or resumes) one search in a run directory."""
+
     def __init__(self, settings: SearchSettings, run_dir: RunDirectory, problems: ProblemSets,
                  on_trial: Callable[[Trial], None] | None = None) -> None:
         self.settings = settings
@@ -347,6 +348,7 @@ class SearchDriver:
 class RunningJobs:
     """The jobs an asynchronous schedule has running, by trial index, and the proposals that repeat one of them
     (duplicates waiting for its reward)."""
+
     def __init__(self) -> None:
         self.jobs: dict[int, Job] = {}
         self.index_of: dict[tuple[str, int], int] = {}

@@ -21,6 +21,7 @@ class Executor(ABC):
     ``run`` must call ``on_outcome`` exactly once per job (in any order) and must not raise for a failing job:
     a crash, a timeout or an error in a job becomes a ``failed`` outcome.
     """
+
     name: ClassVar[str] = ""
     #: Whether this is the one used when the user names none (the built-in default marks itself).
     default: ClassVar[bool] = False
@@ -39,7 +40,6 @@ class Executor(ABC):
     def check(cls, trial_timeout: float | None, values: dict[str, Any]) -> dict[str, Any]:
         """The executor's option values, validated; a timeout it cannot enforce is a usage error."""
         if trial_timeout is not None and not cls.supports_timeout:
-
             raise UsageError(f"executor {cls.name!r} cannot stop a running trial; use --trial-timeout with an "
                              f"executor that can (process, ray)")
         return resolve_values(f"executor {cls.name!r}", cls.options, values)
@@ -69,6 +69,7 @@ class Executor(ABC):
 
 class StreamingExecutor(Executor):
     """An executor built on :meth:`run_stream` (several workers kept busy); a batch is a stream of fixed jobs."""
+
     def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
         self.run_stream(from_batch(jobs), on_outcome)
 

@@ -41,6 +41,7 @@ LOCK_FILE = ".lock"
 
 class RunDirectory:
     """Reads and writes one search run directory."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock: Any = None
@@ -169,5 +170,4 @@ class RunDirectory:
     def save_best(self, arch: Arch, output: torch.Tensor | None) -> None:
         save_arch(arch, self.path / "best.json")
         if output is not None:
-
             save_image(self.path / "best_restoration.png", output)

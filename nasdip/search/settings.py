@@ -29,6 +29,7 @@ def no_reference_rewards() -> list[str]:
 class SearchSettings:
     """Everything that defines a search (stored as the run directory's ``config.json``); an empty ``space``,
     ``reward`` or ``executor`` is the registered default."""
+
     searcher: str
     task: str
     space: str = ""
@@ -95,7 +96,6 @@ class SearchSettings:
         registry.get("executors", self.executor).check(self.trial_timeout, self.executor_options)
         reward = registry.get("rewards", self.reward)
         if self.observed and reward.needs_clean:
-
             raise UsageError(f"reward {self.reward!r} needs clean images; with --observed use a no-reference "
                              f"reward ({', '.join(no_reference_rewards())})")
         task = self.make_task()

@@ -1,48 +1,31 @@
-"""Example nasdip plugin: a ``hill-climb`` searcher and a ``nasdip sample`` command."""
+"""Example nasdip plugin: a ``hill-climb`` searcher, a ``deblur`` task and a ``nasdip sample`` command.
+
+The hooks import their implementations only when nasdip asks for them, so installing the plugin does not slow
+down nasdip's start-up (``nasdip --help`` imports no torch).
+"""
 
 from __future__ import annotations
 
 import json
 import random
-from typing import Any
 
 import click
 
 import nasdip
-from nasdip import Arch, Searcher
-
-
-class HillClimbSearcher(Searcher):
-    """First-improvement hill climbing: mutate the best architecture found so far."""
-
-    name = "hill-climb"
-    help = "local search: mutate the best architecture so far (example plugin)"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.best: tuple[float, Arch] | None = None
-
-    def ask(self) -> Arch:
-        if self.best is None:
-            return self.space.sample(self.rng)
-        return self.space.mutate(self.best[1], self.rng)
-
-    def tell(self, arch: Arch, reward: float | None) -> None:
-        if reward is not None and (self.best is None or reward > self.best[0]):
-            self.best = (reward, arch)
-
-    def state_dict(self) -> dict[str, Any]:
-        best = None if self.best is None else [self.best[0], self.best[1].to_dict()]
-        return {**super().state_dict(), "best": best}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.best = None if state["best"] is None else (state["best"][0], Arch.from_dict(state["best"][1]))
 
 
 @nasdip.hookimpl
 def register_searchers(register) -> None:
+    from nasdip_example.searcher import HillClimbSearcher
+
     register(HillClimbSearcher)
+
+
+@nasdip.hookimpl
+def register_tasks(register) -> None:
+    from nasdip_example.task import Deblurring
+
+    register(Deblurring)
 
 
 @nasdip.hookimpl
