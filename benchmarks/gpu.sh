@@ -87,8 +87,9 @@ step search "${LIMITS[5]}" "$NASDIP" search --searcher random --task denoise "${
     echo "--- search"
     "$PYTHON" - "$DIR/search.log" <<'EOF'
 import json, sys
-try:
-    summary = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+try:  # the summary is the last JSON line; warnings (stderr) may follow it
+    lines = [line for line in open(sys.argv[1]).read().splitlines() if line.startswith("{")]
+    summary = json.loads(lines[-1])
 except (OSError, ValueError, IndexError):
     print("no summary (see search.log)")
 else:

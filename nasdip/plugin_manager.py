@@ -36,12 +36,15 @@ class PluginSource:
 
 _pm: pluggy.PluginManager | None = None
 _sources: dict[str, PluginSource] = {}
+#: External plugins skipped while loading, by entry-point name: ``(distribution, why)`` (for ``nasdip plugins``).
+_skipped: dict[str, tuple[str, str]] = {}
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
     """Return the process-wide plugin manager, creating it (and loading plugins) on first use."""
     global _pm
     if _pm is None:
+        _skipped.clear()
         pm = pluggy.PluginManager("nasdip")
         pm.add_hookspecs(hookspecs)
         builtins, external = _entry_points()
@@ -86,6 +89,21 @@ def _warn(message: str) -> None:
     warnings.warn(f"nasdip: {message}", RuntimeWarning, stacklevel=3)
 
 
+#: The problems already warned about, by plugin object: ``id -> (plugin, messages)`` (the plugin is kept so that
+#: its id is not reused by another object).
+_warned: dict[int, tuple[object, set[str]]] = {}
+
+
+def warn_once(plugin: object, message: str, stacklevel: int = 3) -> None:
+    """Warn ``nasdip: message`` (one line) about the plugin object ``plugin`` once per plugin and message, however
+    often the code that finds the problem runs (registry look-ups call every registration hook each time)."""
+    _, seen = _warned.setdefault(id(plugin), (plugin, set()))
+    if message in seen:
+        return
+    seen.add(message)
+    warnings.warn(f"nasdip: {message}", RuntimeWarning, stacklevel=stacklevel)
+
+
 def _load_external(pm: pluggy.PluginManager, entry_points: list[metadata.EntryPoint]) -> None:
     allowed = _allowed_external()
     seen: set[str] = set()
@@ -101,18 +119,30 @@ def _load_external(pm: pluggy.PluginManager, entry_points: list[metadata.EntryPo
             plugin = entry_point.load()
             pm.register(plugin, name=entry_point.name)
         except Exception as error:  # a broken plugin must not break nasdip
-            _warn(f"plugin {entry_point.name!r} from {dist_name} failed to load and is skipped: "
-                  f"{type(error).__name__}: {error}")
+            _skip(entry_point.name, dist_name, f"failed to load: {type(error).__name__}: {error}",
+                  f"failed to load and is skipped: {type(error).__name__}: {error}")
             continue
         unknown = unknown_hooks(pm, plugin)
         if unknown:
             pm.unregister(plugin)
-            _warn(f"plugin {entry_point.name!r} from {dist_name} is skipped: {unknown[0]}")
+            _skip(entry_point.name, dist_name, unknown[0], f"is skipped: {unknown[0]}")
             continue
         _sources[entry_point.name] = PluginSource(dist_name, dist.version if dist else "?", builtin=False)
     for name in sorted((allowed or set()) - seen):
         _warn(f"{LOAD_PLUGINS_ENV} names {name!r}, but no installed plugin has that entry-point or distribution "
               f"name (installed: {', '.join(sorted(seen)) or 'none'})")
+
+
+def _skip(name: str, dist_name: str, reason: str, warning: str) -> None:
+    """Record an external plugin that is skipped (``reason``) and warn once, in one line (``warning``)."""
+    _skipped[name] = (dist_name, reason)
+    _warn(f"plugin {name!r} from {dist_name} {warning}")
+
+
+def skipped_plugins() -> dict[str, tuple[str, str]]:
+    """The external plugins skipped while loading: entry-point name -> ``(distribution, why)``."""
+    get_plugin_manager()
+    return dict(_skipped)
 
 
 def unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:

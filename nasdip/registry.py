@@ -1,19 +1,19 @@
 """Look up what plugins registered (spaces, searchers, tasks, executors, rewards) by name.
 
 A plugin whose registration hook raises, or that registers something of the wrong kind (not a ``Searcher``
-subclass, a nameless object, ...), is skipped for that kind with a warning naming it; the others work on.
+subclass, a nameless object, ...), is skipped for that kind with a warning naming it; the others work on. Each
+such warning is given once per plugin and problem, however often the registry is looked up.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import nasdip
 from nasdip.errors import DuplicateNameError, UnknownNameError
 from nasdip.hookspecs import REGISTRY_KINDS
-from nasdip.plugin_manager import get_plugin_manager
+from nasdip.plugin_manager import get_plugin_manager, warn_once
 
 #: Registry kinds and how to name one of their members in messages.
 KINDS = REGISTRY_KINDS
@@ -28,8 +28,9 @@ EXPECTED: dict[str, tuple[str, bool]] = {
 }
 
 
-def _warn(message: str) -> None:
-    warnings.warn(f"nasdip: {message}", RuntimeWarning, stacklevel=3)
+def _warn(plugin: object, message: str) -> None:
+    """Warn ``nasdip: message`` about ``plugin``, once per plugin and message."""
+    warn_once(plugin, message, stacklevel=4)
 
 
 @dataclass(frozen=True)
@@ -47,23 +48,41 @@ class Entry:
         return text.strip().splitlines()[0] if text.strip() else ""
 
 
+def collect(kind: str) -> tuple[list[tuple[str, Any, object]], list[tuple[str, str, object]]]:
+    """Call every plugin's ``register_<kind>`` hook: the ``(plugin name, object, plugin)`` registrations in
+    registration order, unchecked, and the ``(plugin name, error, plugin)`` of each hook that raised (nothing it
+    registered counts). Warns about nothing (see :func:`registrations`)."""
+    hook = getattr(get_plugin_manager().hook, f"register_{kind}")
+    found: list[tuple[str, Any, object]] = []
+    failed: list[tuple[str, str, object]] = []
+    for impl in hook.get_hookimpls():
+        mine: list[tuple[str, Any, object]] = []
+
+        def register(obj: Any, _impl: Any = impl, _mine: list = mine) -> None:
+            _mine.append((_impl.plugin_name, obj, _impl.plugin))
+
+        try:
+            impl.function(register=register)
+        except Exception as error:  # a broken plugin must not break nasdip
+            failed.append((impl.plugin_name, f"{type(error).__name__}: {error}", impl.plugin))
+            continue
+        found.extend(mine)
+    return found, failed
+
+
 def registrations(kind: str) -> list[tuple[str, Any]]:
     """Every ``(plugin name, object)`` pair registered under ``kind``, in registration order, unchecked.
 
-    A plugin whose hook raises is skipped for ``kind`` (nothing it registered counts) with a warning.
+    A plugin whose hook raises is skipped for ``kind`` (nothing it registered counts) with a warning (once).
     """
-    hook = getattr(get_plugin_manager().hook, f"register_{kind}")
-    found: list[tuple[str, Any]] = []
-    for impl in hook.get_hookimpls():
-        mine: list[tuple[str, Any]] = []
-        try:
-            impl.function(register=lambda obj, _plugin=impl.plugin_name, _mine=mine: _mine.append((_plugin, obj)))
-        except Exception as error:  # a broken plugin must not break nasdip
-            _warn(f"plugin {impl.plugin_name!r} failed in register_{kind} and its {kind} are skipped: "
-                  f"{type(error).__name__}: {error}")
-            continue
-        found.extend(mine)
-    return found
+    found, failed = collect(kind)
+    _warn_failed(kind, failed)
+    return [(plugin_name, obj) for plugin_name, obj, _ in found]
+
+
+def _warn_failed(kind: str, failed: list[tuple[str, str, object]]) -> None:
+    for plugin_name, error, plugin in failed:
+        _warn(plugin, f"plugin {plugin_name!r} failed in register_{kind} and its {kind} are skipped: {error}")
 
 
 def registration_problem(kind: str, obj: Any) -> str | None:
@@ -87,10 +106,12 @@ def entries(kind: str) -> dict[str, Entry]:
     """
     label = KINDS[kind]
     found: dict[str, Entry] = {}
-    for plugin, obj in registrations(kind):
+    registered, failed = collect(kind)
+    _warn_failed(kind, failed)
+    for plugin, obj, owner in registered:
         problem = registration_problem(kind, obj)
         if problem is not None:
-            _warn(f"plugin {plugin!r} registered an invalid {label}, skipped: {problem}")
+            _warn(owner, f"plugin {plugin!r} registered an invalid {label}, skipped: {problem}")
             continue
         name = obj.name
         if name in found:

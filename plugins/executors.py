@@ -29,6 +29,11 @@ from nasdip.search.executor import Executor, JobSource, StreamingExecutor
 from nasdip.search.jobs import EvalJob, EvalOutcome
 from nasdip.search.records import FAILED
 
+#: Most torch threads (or Ray CPUs) one trial may ask for.
+MAX_THREADS = 1024
+#: Most GPUs one Ray trial may ask for.
+MAX_GPUS = 64
+
 
 class SerialExecutor(Executor):
     """One candidate after another, in this process (the default)."""
@@ -131,7 +136,8 @@ class ProcessExecutor(StreamingExecutor):
     name = "process"
     supports_timeout = True
     help = "local worker processes (one torch thread share and one GPU each); crashes and timeouts fail one trial"
-    options = (Option("process_threads", int, None, "Torch threads per worker (default: CPU cores // workers)."),)
+    options = (Option("process_threads", int, None, "Torch threads per worker (default: CPU cores // workers).",
+                      min=1, max=MAX_THREADS),)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -205,8 +211,10 @@ class RayExecutor(StreamingExecutor):
     help = "Ray tasks on a cluster (--ray-address or RAY_ADDRESS) or a local Ray; needs nasdip[ray]"
     options = (
         Option("ray_address", str, None, "Ray cluster address (default: RAY_ADDRESS, else start a local Ray)."),
-        Option("ray_cpus_per_trial", float, 1.0, "CPUs each trial requests from Ray."),
-        Option("ray_gpus_per_trial", float, 0.0, "GPUs each trial requests from Ray (e.g. 1 with --device cuda)."),
+        Option("ray_cpus_per_trial", float, 1.0, "CPUs each trial requests from Ray.", min=0, min_open=True,
+               max=MAX_THREADS),
+        Option("ray_gpus_per_trial", float, 0.0, "GPUs each trial requests from Ray (e.g. 1 with --device cuda).",
+               min=0, max=MAX_GPUS),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -20,7 +20,7 @@ from nasdip.errors import NasdipError
 from nasdip.fit.device import resolve_device
 from nasdip.fit.task import weighted_mean_square
 from nasdip.nn.supernet import new_arch_logits
-from nasdip.options import Option
+from nasdip.options import MAX_LEARNING_RATE, MAX_STEPS, Option
 from nasdip.search.searcher import Searcher
 
 
@@ -30,10 +30,12 @@ class DartsSearcher(Searcher):
     name = "darts"
     help = "differentiable search: super-network, weights and architecture fitted on disjoint pixel halves"
     options = (
-        Option("steps", int, None, "super-network fitting steps (default: the search's --iters)"),
-        Option("arch_lr", float, 0.003, "Adam learning rate of the architecture logits"),
-        Option("arch_weight_decay", float, 0.001, "weight decay of the architecture logits"),
-        Option("log_every", int, 10, "steps between mixture-weight logs"),
+        Option("steps", int, None, "super-network fitting steps (default: the search's --iters)", min=1,
+               max=MAX_STEPS),
+        Option("arch_lr", float, 0.003, "Adam learning rate of the architecture logits", min=0, min_open=True,
+               max=MAX_LEARNING_RATE),
+        Option("arch_weight_decay", float, 0.001, "weight decay of the architecture logits", min=0, max=1),
+        Option("log_every", int, 10, "steps between mixture-weight logs", min=1, max=MAX_STEPS),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -21,8 +21,9 @@ class EvolutionSearcher(Searcher):
     name = "evolution"
     help = "regularized (aging) evolution: tournament selection, one-decision mutations"
     options = (
-        Option("population", int, 8, "architectures kept (the oldest is removed)"),
-        Option("sample", int, 3, "tournament size: the best of this many random members is mutated"),
+        Option("population", int, 8, "architectures kept (the oldest is removed)", min=1, max=100_000),
+        Option("sample", int, 3, "tournament size: the best of this many random members is mutated", min=1,
+               max=100_000),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

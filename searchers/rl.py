@@ -23,7 +23,7 @@ from torch import nn
 
 from nasdip.arch.document import Arch
 from nasdip.arch.space import Space
-from nasdip.options import Option
+from nasdip.options import MAX_LEARNING_RATE, Option
 from nasdip.search.searcher import Searcher
 
 
@@ -70,12 +70,15 @@ class RLSearcher(Searcher):
     name = "rl"
     help = "LSTM controller trained with REINFORCE, moving-average baseline and entropy bonus (NAS-DIP)"
     options = (
-        Option("hidden", int, 64, "LSTM state size"),
-        Option("lr", float, 0.005, "Adam learning rate of the controller"),
-        Option("baseline_decay", float, 0.9, "decay of the moving-average reward baseline"),
-        Option("entropy_weight", float, 0.001, "weight of the entropy bonus"),
-        Option("tanh_constant", float, 2.5, "logits are squashed to tanh_constant * tanh(logits / temperature)"),
-        Option("temperature", float, 1.0, "softmax temperature of the logits"),
+        Option("hidden", int, 64, "LSTM state size", min=1, max=4096),
+        Option("lr", float, 0.005, "Adam learning rate of the controller", min=0, min_open=True,
+               max=MAX_LEARNING_RATE),
+        Option("baseline_decay", float, 0.9, "decay of the moving-average reward baseline", min=0, max=1),
+        Option("entropy_weight", float, 0.001, "weight of the entropy bonus", min=0, max=100),
+        # float32 logits: a larger squash or a smaller temperature overflows them into NaN probabilities
+        Option("tanh_constant", float, 2.5, "logits are squashed to tanh_constant * tanh(logits / temperature)",
+               min=0, min_open=True, max=100),
+        Option("temperature", float, 1.0, "softmax temperature of the logits", min=0.01, max=100),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

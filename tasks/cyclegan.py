@@ -10,6 +10,7 @@ Adam(2e-4, betas 0.5/0.999), learning rate constant for the first half of the ep
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -97,6 +98,33 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
+
+
+def smallest_side(build: Callable[[], nn.Module], channels: int, training: bool = True, largest: int = 4096) -> int:
+    """The smallest square image side the network ``build()`` makes runs on (in training or evaluation mode).
+
+    Its stride-2 layers, instance or batch norms (which need more than one value) and reflection pads set it,
+    that is its depth; it is found by running the network, built on the meta device, on sides 1, 2, ...: meta
+    tensors check every shape but compute and allocate nothing (microseconds per try)."""
+    with torch.device("meta"):
+        network = build().train(training)
+        for side in range(1, largest + 1):
+            try:
+                network(torch.empty(1, channels, side, side))
+            except (RuntimeError, ValueError):  # a shape the network cannot take
+                continue
+            return side
+    raise ValueError(f"the network runs on no image side up to {largest}")
+
+
+def generator_min_side(channels: int, config: CycleGANConfig, cell: Cell | None, training: bool = True) -> int:
+    """The smallest image side a generator of ``config`` (with ``cell``) translates."""
+    return smallest_side(lambda: Generator(channels, config, cell), channels, training)
+
+
+def discriminator_min_side(channels: int, config: CycleGANConfig) -> int:
+    """The smallest image side the PatchGAN discriminator scores (three stride-2 and two 4x4 layers: 24)."""
+    return smallest_side(lambda: PatchDiscriminator(channels, config.ndf), channels)
 
 
 class ImagePool:

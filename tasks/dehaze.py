@@ -20,7 +20,7 @@ from torch import nn
 
 from nasdip.arch.build import build_network
 from nasdip.arch.catalog import resolve_arch
-from nasdip.errors import NasdipError, UsageError
+from nasdip.errors import NasdipError
 from nasdip.fit.problem import Problem
 from nasdip.fit.settings import FitSettings
 from nasdip.fit.task import Task
@@ -76,24 +76,15 @@ class Dehazing(Task):
         Option("t_arch", str, None, "Architecture of the transmission generator (default: the same as --arch)."),
         Option("airlight", str, "dcp", "Airlight: the dark-channel estimate, or that estimate refined.",
                choices=("dcp", "refine")),
-        Option("tv_weight", float, 0.005, "Weight of the total-variation (smoothness) prior on t."),
-        Option("beta", float, 1.2, "Haze density of synthetic haze (benchmarks, searches)."),
-        Option("max_side", int, 512, "Downscale photos whose longer side exceeds this."),
-        Option("guide_radius", int, 15, "Radius of the guided filter applied to the final t."),
+        Option("tv_weight", float, 0.005, "Weight of the total-variation (smoothness) prior on t.", min=0, max=100),
+        Option("beta", float, 1.2, "Haze density of synthetic haze (benchmarks, searches).", min=0, min_open=True,
+               max=20),
+        Option("max_side", int, 512, "Downscale photos whose longer side exceeds this.", min=16, max=16384),
+        Option("guide_radius", int, 15, "Radius of the guided filter applied to the final t.", min=0, max=1000),
     )
     baseline_name = "hazy"
     default_arch = DIP_BASELINE
     packable = False  # two generators and an airlight in one model: fitted one by one
-
-    def __init__(self, **values) -> None:
-        super().__init__(**values)
-        values = self.values
-        checks = (("tv_weight", values["tv_weight"] >= 0, "at least 0"), ("beta", values["beta"] > 0, "above 0"),
-                  ("max_side", values["max_side"] >= self.min_size, f"at least {self.min_size}"),
-                  ("guide_radius", values["guide_radius"] >= 0, "at least 0"))
-        for name, ok, wording in checks:
-            if not ok:
-                raise UsageError(f"--{name.replace('_', '-')} must be {wording}, got {values[name]}")
 
     def settings(self) -> FitSettings:
         return FitSettings(iters=4000, lr=0.001, reg_noise=0.01)
@@ -118,6 +109,7 @@ class Dehazing(Task):
         if scale < 1:
             size = (max(1, round(height * scale)), max(1, round(width * scale)))
             observation = resize(observation, size, interpolation="bilinear", antialias=True).clamp(0, 1)
+            self.check_size(observation, f"the hazy image downscaled to --max-side {self.values['max_side']}")
         return Problem(observation, tuple(observation.shape[-2:]), name=name, info=info)
 
     def build_model(self, arch, config, problem: Problem) -> nn.Module:

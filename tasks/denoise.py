@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import torch
 
-from nasdip.errors import UsageError
 from nasdip.fit.problem import Problem
 from nasdip.fit.settings import FitSettings
 from nasdip.fit.task import Task
@@ -24,15 +23,11 @@ class Denoising(Task):
 
     name = "denoise"
     help = "Gaussian denoising (sigma on the 0-255 scale; averaged output)"
-    options = (Option("sigma", float, 25.0, "Noise standard deviation on the 0-255 scale."),)
+    options = (Option("sigma", float, 25.0, "Noise standard deviation on the 0-255 scale.", min=0, min_open=True,
+                      max=255),)
     baseline_name = "noisy"
     default_arch = "nasdip-denoise"
     reference_archs = (DIP_BASELINE, "nasdip-denoise")
-
-    def __init__(self, **values) -> None:
-        super().__init__(**values)
-        if not 0 < self.values["sigma"] <= 255:
-            raise UsageError(f"--sigma must be in (0, 255], got {self.values['sigma']}")
 
     def settings(self) -> FitSettings:
         return FitSettings(iters=3000, lr=0.01, reg_noise=1.0 / 30.0, ema=0.99, guard_db=5.0)

@@ -57,16 +57,12 @@ class Inpainting(Task):
     help = "inpainting with a mask file (--mask) or random pixel drop-out (--drop)"
     options = (
         Option("mask", str, None, "Mask image: white = known pixel (default: a random --drop mask)."),
-        Option("drop", float, 0.5, "Fraction of pixels dropped when no --mask is given."),
+        Option("drop", float, 0.5, "Fraction of pixels dropped when no --mask is given.", min=0, max=1,
+               max_open=True),
     )
     baseline_name = "masked"
     default_arch = "nasdip-inpaint"
     reference_archs = (DIP_BASELINE, "nasdip-inpaint")
-
-    def __init__(self, **values) -> None:
-        super().__init__(**values)
-        if not 0.0 <= self.values["drop"] < 1.0:
-            raise UsageError(f"--drop must be in [0, 1), got {self.values['drop']}")
 
     def settings(self) -> FitSettings:
         return FitSettings(iters=11000, lr=0.001, reg_noise=0.03)

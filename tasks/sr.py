@@ -8,6 +8,8 @@ Defaults: x2/x4 2000 steps with reg_noise 0.03, x8 4000 steps with reg_noise 0.0
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from nasdip.fit.problem import Problem
@@ -30,7 +32,6 @@ class SuperResolution(Task):
     baseline_name = "bicubic"
     default_arch = "nasdip-sr"
     reference_archs = (DIP_BASELINE, "nasdip-sr")
-    min_size = 4
 
     @property
     def scale(self) -> int:
@@ -41,18 +42,28 @@ class SuperResolution(Task):
             return FitSettings(iters=4000, lr=0.01, reg_noise=0.05)
         return FitSettings(iters=2000, lr=0.01, reg_noise=0.03)
 
+    def metric_border(self) -> int:
+        """The metrics shave ``scale`` pixels off each border."""
+        return self.scale
+
+    def min_input_size(self, observed: bool = False) -> int:
+        """The low-resolution side whose restoration is at least :meth:`min_output_size` (``observed``), or that
+        side times the scale for a clean image (clean images are cropped to a multiple of the scale)."""
+        low = math.ceil(self.min_output_size() / self.scale)
+        return low if observed else low * self.scale
+
     def prepare_clean(self, clean: torch.Tensor) -> torch.Tensor:
+        self.check_size(clean)
         height, width = clean.shape[-2:]
         multiple = 32 if min(height, width) >= 32 * 2 else self.scale
         return crop_to_multiple(clean, multiple)
 
     def degrade(self, clean: torch.Tensor, generator: torch.Generator, name: str = "image") -> Problem:
         clean = self.prepare_clean(clean)
-        self.check_size(clean[..., :: self.scale, :: self.scale], "the low-resolution image")
         return Problem(downsample(clean, self.scale), tuple(clean.shape[-2:]), clean=clean, name=name)
 
     def observe(self, observation: torch.Tensor, info: ImageInfo | None = None, name: str = "image") -> Problem:
-        self.check_size(observation, "the low-resolution image")
+        self.check_size(observation, "the low-resolution image", observed=True)
         height, width = observation.shape[-2:]
         return Problem(observation, (height * self.scale, width * self.scale), name=name, info=info)
 

@@ -27,7 +27,13 @@ from nasdip.nn.cell import CELL_DECISION_NAMES, Cell
 from nasdip.nn.skip import BILINEAR_CELL
 from nasdip.rng import load_python_rng_state, python_rng_state
 from nasdip.runinfo import RunInfo
-from nasdip.tasks.cyclegan import CycleGAN, CycleGANConfig, Generator
+from nasdip.tasks.cyclegan import (
+    CycleGAN,
+    CycleGANConfig,
+    Generator,
+    discriminator_min_side,
+    generator_min_side,
+)
 from nasdip.tasks.translation_data import Domain, match_channels
 
 CHECKPOINT = "checkpoint.pt"
@@ -43,6 +49,44 @@ def cell_of(spec: str | None):
     if all(name in arch.choices for name in CELL_DECISION_NAMES):
         return Cell.from_choices(arch.choices)
     return BILINEAR_CELL
+
+
+def min_crop(config: CycleGANConfig, cell, channels: int = 3) -> int:
+    """The smallest training crop: both generators and both discriminators must run on it (24 for CycleGAN's
+    PatchGAN, whatever the widths; see :func:`nasdip.tasks.cyclegan.smallest_side`)."""
+    return max(generator_min_side(channels, config, cell), discriminator_min_side(channels, config))
+
+
+def check_crop(config: CycleGANConfig, cell) -> None:
+    """Refuse a training crop the networks cannot train on, as a usage error naming the smallest that works."""
+    smallest = min_crop(config, cell)
+    if config.crop < smallest:
+        raise UsageError(f"--crop {config.crop} is too small for CycleGAN's networks (the PatchGAN discriminator's "
+                         f"stride-2 layers and the instance norms need at least {smallest}x{smallest} pixels); use "
+                         f"--crop {smallest} or larger")
+
+
+def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """The state saved in a checkpoint file; a damaged file, or one that is not a translation checkpoint, is one
+    line naming it."""
+    try:
+        state = torch.load(path, weights_only=True, map_location=device)
+    except OSError as error:
+        raise NasdipError(f"{path}: cannot read the checkpoint ({error.strerror or error})") from None
+    except Exception:  # torch raises many types for a damaged file (unpickling, zip, EOF, ...)
+        raise damaged(path, "not a readable torch checkpoint file") from None
+    if not isinstance(state, dict):
+        raise NasdipError(f"{path}: not a translation checkpoint (no saved networks); train again with --domain-a/-b")
+    return state
+
+
+def damaged(path: Path, problem: BaseException | str) -> NasdipError:
+    """The one-line error for a checkpoint that cannot be used (``problem``: what is wrong with it)."""
+    if isinstance(problem, BaseException):
+        text = str(problem).strip()
+        problem = f"{type(problem).__name__}: {text.splitlines()[0][:200]}" if text else type(problem).__name__
+    return NasdipError(f"{path}: damaged or not a translation checkpoint ({problem}); train again with "
+                       f"--domain-a/-b or restore the file from a backup")
 
 
 def learning_rate(base: float, epoch: int, epochs: int) -> float:
@@ -99,11 +143,15 @@ class Trainer:
         self.model = CycleGAN(self.images_a.channels, setup.config, cell_of(setup.arch), self.rng).to(device)
         self.epoch, self.step = 0, 0
         if resume:
-            state = torch.load(out_dir / CHECKPOINT, weights_only=True, map_location=device)
-            self.model.load_checkpoint(state)
-            self.epoch, self.step = state["epoch"], state["step"]
-            load_python_rng_state(self.rng, state["python_rng"])
-            torch.set_rng_state(state["torch_rng"])
+            path = out_dir / CHECKPOINT
+            state = read_checkpoint(path, device)
+            try:
+                self.model.load_checkpoint(state)
+                self.epoch, self.step = state["epoch"], state["step"]
+                load_python_rng_state(self.rng, state["python_rng"])
+                torch.set_rng_state(state["torch_rng"])
+            except (KeyError, RuntimeError, TypeError, ValueError) as error:
+                raise damaged(path, error) from None
         else:
             out_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_text(out_dir / SETTINGS, setup.to_json(self.images_a.channels))
@@ -158,22 +206,37 @@ def train(out_dir: Path, requested: TrainingSetup | None, epochs: int, device: s
             "arch": setup.arch, "losses": losses}
 
 
-def load_generator(out_dir: Path, direction: str, device: torch.device | str = "cpu") -> tuple[Generator, int]:
-    """The trained generator of ``direction`` (``a2b`` or ``b2a``) and the channel count it expects."""
+def load_generator(out_dir: Path, direction: str, device: torch.device | str = "cpu") -> tuple[Generator, int, int]:
+    """The trained generator of ``direction`` (``a2b`` or ``b2a``), the channel count it expects and the smallest
+    image side it translates; damaged settings or checkpoints are one line naming the file."""
     if not (out_dir / CHECKPOINT).exists() or not (out_dir / SETTINGS).exists():
         raise NasdipError(f"{out_dir}: no trained translation model ({CHECKPOINT}); train one with --domain-a/-b")
     stored = read_json(out_dir / SETTINGS, "translation settings")
-    generator = Generator(stored["channels"], CycleGANConfig(**stored["config"]), cell_of(stored["arch"]))
-    state = torch.load(out_dir / CHECKPOINT, weights_only=True, map_location=device)
-    generator.load_state_dict(state["g_ab" if direction == "a2b" else "g_ba"])
-    return generator.to(device).eval(), stored["channels"]
+    try:
+        channels, config, arch = stored["channels"], CycleGANConfig(**stored["config"]), stored["arch"]
+    except (KeyError, TypeError) as error:
+        raise NasdipError(f"{out_dir / SETTINGS}: not the settings of a translation model ({type(error).__name__}: "
+                          f"{error}); train again with --domain-a/-b") from None
+    cell = cell_of(arch)
+    generator = Generator(channels, config, cell)
+    path = out_dir / CHECKPOINT
+    state = read_checkpoint(path, device)
+    try:
+        generator.load_state_dict(state["g_ab" if direction == "a2b" else "g_ba"])
+    except (KeyError, RuntimeError, TypeError) as error:
+        raise damaged(path, error) from None
+    return generator.to(device).eval(), channels, generator_min_side(channels, config, cell, training=False)
 
 
 def apply(image: Path, out_dir: Path, direction: str = "a2b", device: str = "cpu") -> Path:
     """Translate one image with a trained model; writes ``OUT/<stem>_<direction>.png``."""
     run_device = resolve_device(device)
-    generator, channels = load_generator(out_dir, direction, run_device)
+    generator, channels, smallest = load_generator(out_dir, direction, run_device)
     picture, info = load_image(image)
+    height, width = picture.shape[-2:]
+    if min(height, width) < smallest:
+        raise NasdipError(f"{image}: is {width}x{height}; the translator needs images of at least {smallest}x{smallest} "
+                          f"pixels (its two stride-2 layers and instance norms); use a larger image")
     with torch.no_grad():
         translated = generator(match_channels(picture, channels).to(run_device) * 2.0 - 1.0)
     return save_image(out_dir / f"{Path(image).stem}_{direction}.png", (translated.cpu() + 1.0) / 2.0, info.bits)

@@ -36,6 +36,7 @@ def fresh_plugin_manager(monkeypatch):
     """Forget the process-wide plugin manager so the next use rediscovers plugins (restored afterwards)."""
     monkeypatch.setattr(plugin_manager, "_pm", None)
     monkeypatch.setattr(plugin_manager, "_sources", dict(plugin_manager._sources))
+    monkeypatch.setattr(plugin_manager, "_skipped", {})
     yield
     # monkeypatch puts the original manager back
 

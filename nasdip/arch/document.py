@@ -26,6 +26,9 @@ Choice = str | int
 
 FORMAT = "nasdip-arch"
 VERSION = 1
+#: Largest architecture document nasdip reads: real ones are a few kB; a larger file (or an endless one, such as
+#: /dev/zero) is not an architecture document and is refused before it is read to its end.
+MAX_DOCUMENT_BYTES = 1 << 20
 _TOP_LEVEL = {"format", "version", "space", "name", "choices", "meta"}
 
 
@@ -120,11 +123,23 @@ def save_arch(arch: Arch, path: str | os.PathLike) -> Path:
     return atomic_write_text(Path(path), dumps(arch))
 
 
+def read_limited(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """The bytes of ``path``, reading at most ``limit + 1`` of them; a larger (or endless) file is an
+    :class:`ArchError`."""
+    with path.open("rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise ArchError(f"{path}: larger than {limit / 2**20:g} MiB, so not an architecture document (those are a "
+                        f"few kB of JSON); check the path")
+    return data
+
+
 def read_arch_file(path: str | os.PathLike) -> Arch:
-    """Parse a document from disk (structure only); unreadable, binary or non-JSON files raise one line."""
+    """Parse a document from disk (structure only); unreadable, binary, non-JSON and oversized files (over
+    :data:`MAX_DOCUMENT_BYTES`) raise one line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_limited(path).decode("utf-8")
     except UnicodeDecodeError:
         raise ArchError(f"{path}: not an architecture file (binary, not UTF-8 JSON text)") from None
     except OSError as error:

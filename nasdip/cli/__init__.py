@@ -11,6 +11,7 @@ traceback.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 import warnings
@@ -19,7 +20,7 @@ import click
 
 from nasdip import __version__
 from nasdip.errors import NasdipError, UsageError, is_user_file_error, os_error_message
-from nasdip.plugin_manager import get_plugin_manager
+from nasdip.plugin_manager import get_plugin_manager, warn_once
 
 BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("nasdip.cli.analyze:analyze_command", "Which decisions of a search made a better prior."),
@@ -40,8 +41,8 @@ def plugin_commands_by_plugin() -> dict[str, dict[str, click.Command]]:
         try:
             impl.function(cli=scratch)
         except Exception as error:  # a broken plugin must not break nasdip
-            warnings.warn(f"nasdip: plugin {impl.plugin_name!r} failed in register_commands and its commands are "
-                          f"skipped: {type(error).__name__}: {error}", RuntimeWarning, stacklevel=2)
+            warn_once(impl.plugin, f"plugin {impl.plugin_name!r} failed in register_commands and its commands are "
+                                   f"skipped: {type(error).__name__}: {error}")
             continue
         found[impl.plugin_name] = dict(scratch.commands)
     return found
@@ -80,6 +81,16 @@ class NasdipGroup(click.Group):
             return command
         self._load_plugin_commands()
         return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """As click's, and a mistyped command name gets the closest one (``nasdip serach``: did you mean
+        'search'?)."""
+        name = click.utils.make_str(args[0]) if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint}")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list: built-ins by their summaries (nothing is imported or built), then plugin commands."""

@@ -9,6 +9,9 @@ import click
 
 from nasdip.cli.options import net_config_options
 
+#: Largest image side ``archs show --size`` counts FLOPs at (the count runs on the meta device: nothing is allocated).
+MAX_SIZE = 65536
+
 
 def arch_summary(spec: str, size: int, **config: Any) -> dict[str, Any]:
     """Everything ``archs show`` prints about a preset or document, as a dict."""
@@ -56,7 +59,8 @@ def archs_command(ctx: click.Context, as_json: bool) -> None:
 @archs_command.command(name="show")
 @click.argument("arch")
 @net_config_options
-@click.option("--size", default=256, show_default=True, help="Image side for the FLOP count.")
+@click.option("--size", type=click.IntRange(1, MAX_SIZE), default=256, show_default=True,
+              help="Image side for the FLOP count.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def show_command(arch: str, size: int, as_json: bool, **config: Any) -> None:
     """Summarise ARCH (a preset name or an architecture JSON file): decisions, parameters, FLOPs."""

@@ -34,9 +34,11 @@ def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, size
     from nasdip import registry
     from nasdip.arch.catalog import resolve_arch
     from nasdip.errors import UsageError
+    from nasdip.fit.inputs import check_crop
     from nasdip.nn.config import NetConfig
 
     task = registry.get("tasks", task_name)(**pop_task_values(task_name, task_values))
+    check_crop(task, crop)
     archs = [resolve_arch(spec) for spec in arch_specs or task.reference_specs()]
     settings = settings_from(task.settings(), iters, lr, seed, device, precision, compile_net,
                              **stop_values(task_values))
@@ -90,12 +92,14 @@ def bench_rows(task, images_dir: Path, archs, config, settings, crop: int | None
 
 def print_bench(task, rows: list[dict[str, Any]], images_dir: Path, crop: int | None, config, settings,
                 as_json: bool, seeds: int = 1) -> None:
-    """Tables per image and the means (or one JSON object); failed fits make the command fail after printing."""
+    """Tables per image and the means (or one JSON object); an image that was refused is one line with its
+    reason; failed fits and refused images make the command fail after printing."""
     from nasdip.report.bench import format_table, means, metric_keys
 
     keys = metric_keys(task)
     summary = means(rows, keys)
-    failed = sum(entry["failed"] for entry in summary)
+    refused = list(dict.fromkeys(row["image"] for row in rows if row.get("refused")))
+    failed = sum(1 for row in rows if row["error"] is not None and not row.get("refused"))
     if as_json:
         click.echo(json.dumps({"task": task.name, "options": task.values, "crop": crop, "width": config.width,
                                "seeds": seeds, "settings": settings.to_dict(), "rows": rows, "means": summary}))
@@ -107,15 +111,20 @@ def print_bench(task, rows: list[dict[str, Any]], images_dir: Path, crop: int | 
                    f"width {config.width}, {settings.iters} steps, {seed_text}")
         for image in images:
             image_rows = [row for row in rows if row["image"] == image]
+            if image in refused:
+                click.echo(f"{image} ({image_rows[0]['size']}): not benchmarked: {image_rows[0]['error']}")
+                continue
             click.echo(f"{image} ({image_rows[0]['size']})")
             for line in format_table(image_rows, keys):
                 click.echo(line)
-        click.echo(f"mean over {len(images)} images")
+        click.echo(f"mean over {len(images) - len(refused)} images")
         for line in format_table([{**entry, "error": None} for entry in summary], keys):
             click.echo(line)
         click.echo(ORACLE_NOTE)
-    if failed:
-        raise click.ClickException(f"{failed} fit(s) failed; see the table")
+    problems = ([f"{len(refused)} image(s) not benchmarked ({', '.join(refused)})"] if refused else []) + (
+        [f"{failed} fit(s) failed"] if failed else [])
+    if problems:
+        raise click.ClickException(f"{' and '.join(problems)}; see the table")
 
 
 def speed_report(task, archs, config, settings, sizes, as_json: bool) -> None:

@@ -26,15 +26,38 @@ def compare_command(run_dirs: tuple[Path, ...], plot: Path | None, as_json: bool
     if as_json:
         click.echo(json.dumps(summaries))
         return
-    click.echo(f"{'run':28} {'searcher':10} {'task':18} {'trials':>6} {'failed':>6} {'best':>8} {'seconds':>8}")
-    for s in summaries:
-        best = "-" if s["best_reward"] is None else f"{s['best_reward']:.3f}"
-        click.echo(f"{Path(s['run_dir']).name[:28]:28} {s['searcher']:10} {s['task'][:18]:18} {s['trials']:>6} "
-                   f"{s['failed']:>6} {best:>8} {s['seconds']:>8.0f}")
-        if s["rungs"] > 1:
-            click.echo(f"    evaluations per rung (cheapest first): {' '.join(map(str, s['per_rung']))}; "
-                       f"best at the top rung (the deployment fidelity)")
-        for line in s["best_summary"][:1]:
-            click.echo(f"    {line}")
+    for line in table_lines(summaries):
+        click.echo(line)
     if plot is not None:
         click.echo(f"wrote {plot}")
+
+
+def table_lines(summaries: list[dict]) -> list[str]:
+    """One row per run (columns as wide as their longest entry: run and task names are never cut), its rungs and
+    best architecture below it, then what the columns mean."""
+    rows = [[Path(s["run_dir"]).name, s["searcher"], s["task"], str(s["trials"]), str(s["failed"]),
+             "-" if s["best_reward"] is None else f"{s['best_reward']:.3f}",
+             "-" if s["baseline"] is None else f"{s['baseline']['reward']:.3f}", f"{s['seconds']:.0f}"]
+            for s in summaries]
+    units = {s["reward_unit"] for s in summaries}
+    unit = f" ({units.pop()})" if len(units) == 1 and "" not in units else ""
+    header = ["run", "searcher", "task", "trials", "failed", f"best{unit}", f"input{unit}", "seconds"]
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        left = [cell.ljust(width) for cell, width in zip(cells[:3], widths[:3], strict=True)]
+        right = [cell.rjust(width) for cell, width in zip(cells[3:], widths[3:], strict=True)]
+        return " ".join(left + right)
+
+    lines = [line(header)]
+    for summary, row in zip(summaries, rows, strict=True):
+        lines.append(line(row))
+        if summary["rungs"] > 1:
+            lines.append(f"    evaluations per rung (cheapest first): {' '.join(map(str, summary['per_rung']))}; "
+                         f"best at the top rung (the deployment fidelity)")
+        lines.extend(f"    {text}" for text in summary["best_summary"][:1])
+    rewards = ", ".join(sorted({s["reward"] for s in summaries}))
+    lines.append(f"best: the best reward ({rewards}) at the top rung; input: what the observation itself scores "
+                 f"(the task's naive restoration: noisy, bicubic, masked input)")
+    return lines
+

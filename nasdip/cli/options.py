@@ -3,7 +3,10 @@ learning rate, seed, device, precision, stopping), output folders, and the optio
 
 Commands that take ``--task`` (or ``--executor``) accept the options of every registered task (executor); each
 plugin declares them as :class:`nasdip.options.Option`. After parsing, only the chosen plugin's options may have
-been given. Float options must be finite numbers.
+been given. Float options must be finite numbers, and every numeric option has a range: steps and learning
+rates an upper bound (:data:`nasdip.options.MAX_STEPS`, :data:`nasdip.options.MAX_LEARNING_RATE`), network widths
+are multiples of 4 (:data:`nasdip.options.NETWORK_WIDTH`), and plugin options are checked against the range each
+plugin declares once the plugin is chosen.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from nasdip.fit.settings import PRECISIONS, FitSettings
 from nasdip.fit.stopping import AUTO_RULE, STOP_RULES
 from nasdip.io.files import check_writable_dir
 from nasdip.nn.config import NetConfig
-from nasdip.options import LEARNING_RATE, SEED, FiniteFloat, Option
+from nasdip.options import LEARNING_RATE, NETWORK_WIDTH, SEED, STEPS, FiniteFloat, Option
 
 
 class RegistryName(click.ParamType):
@@ -47,20 +50,24 @@ class RegistryName(click.ParamType):
 
 
 _DEFAULTS = NetConfig()
+#: Most encoder levels: each halves the image, and the network pads its input to a multiple of 2**depth.
+MAX_DEPTH = 8
+#: Most channels of the noise input or of DIP's skip connections.
+MAX_CHANNELS = 1024
 
 
 def net_config_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """``--width --depth --input-depth --out-channels --skip``: fixed network settings (passed as keywords)."""
     options = [
-        click.option("--width", type=click.IntRange(4), default=_DEFAULTS.width, show_default=True,
+        click.option("--width", type=NETWORK_WIDTH, default=_DEFAULTS.width, show_default=True,
                      help="Channels at every level (multiple of 4)."),
-        click.option("--depth", type=click.IntRange(1), default=_DEFAULTS.depth, show_default=True,
+        click.option("--depth", type=click.IntRange(1, MAX_DEPTH), default=_DEFAULTS.depth, show_default=True,
                      help="Encoder levels."),
-        click.option("--input-depth", type=click.IntRange(1), default=_DEFAULTS.input_depth, show_default=True,
-                     help="Channels of the noise input."),
-        click.option("--out-channels", type=click.IntRange(1), default=_DEFAULTS.out_channels, show_default=True,
+        click.option("--input-depth", type=click.IntRange(1, MAX_CHANNELS), default=_DEFAULTS.input_depth,
+                     show_default=True, help="Channels of the noise input."),
+        click.option("--out-channels", type=click.IntRange(1, 4), default=_DEFAULTS.out_channels, show_default=True,
                      help="Image channels (3 RGB, 1 grey)."),
-        click.option("--skip", type=click.IntRange(0), default=_DEFAULTS.skip, show_default=True,
+        click.option("--skip", type=click.IntRange(0, MAX_CHANNELS), default=_DEFAULTS.skip, show_default=True,
                      help="Skip channels of DIP's skip network."),
     ]
     for option in reversed(options):
@@ -71,7 +78,7 @@ def net_config_options(function: Callable[..., Any]) -> Callable[..., Any]:
 def fit_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """``--iters --lr --seed --device --precision --compile --width`` (``None`` = the task's default)."""
     options = [
-        click.option("--iters", type=click.IntRange(1), default=None, help="Fitting steps (default: the task's)."),
+        click.option("--iters", type=STEPS, default=None, help="Fitting steps (default: the task's)."),
         click.option("--lr", type=LEARNING_RATE, default=None,
                      help="Adam learning rate (default: the task's)."),
         click.option("--seed", type=SEED, default=0, show_default=True,
@@ -82,8 +89,8 @@ def fit_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--compile", "compile_net", is_flag=True,
                      help="Run the network through torch.compile: faster steps after a one-off compilation (about a "
                           "minute at 256x256); for long fits."),
-        click.option("--width", type=click.IntRange(4), default=128, show_default=True,
-                     help="Channels at every level of the network (128 in the paper)."),
+        click.option("--width", type=NETWORK_WIDTH, default=128, show_default=True,
+                     help="Channels at every level of the network, a multiple of 4 (128 in the paper)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -104,9 +111,9 @@ def stop_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--holdout", type=click.FloatRange(0, 0.5, max_open=True), default=None,
                      help="Fraction of the observed pixels left out of the loss to validate on (self-validation; "
                           "the holdout detector and reward need it)."),
-        click.option("--stop-window", type=click.IntRange(1), default=None,
+        click.option("--stop-window", type=STEPS, default=None,
                      help="Steps the stopping detector averages over."),
-        click.option("--stop-patience", type=click.IntRange(1), default=None,
+        click.option("--stop-patience", type=STEPS, default=None,
                      help="Steps without improvement after which the detector stops."),
     ]
     for option in reversed(options):
@@ -166,10 +173,12 @@ def task_options(function: Callable[..., Any]) -> Callable[..., Any]:
 def _add_options(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
     for option, owners in reversed(list(declared_options(kind).values())):
         choices = f" [{'|'.join(map(str, option.choices))}]" if option.choices else ""
+        bounds = f" [{option.range_text}]" if option.range_text and len(owners) == 1 else ""
         default = "" if option.default is None else f" (default {option.default})"
+        # The range is checked once the plugin is chosen (its resolve_values): plugins may bound one name apart.
         function = click.option(
             option.flag, option.name, type=FiniteFloat() if option.type is float else option.type, default=None,
-            help=f"{', '.join(owners)}: {option.help}{choices}{default}",
+            help=f"{', '.join(owners)}: {option.help}{choices}{bounds}{default}",
         )(function)
     return function
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,20 @@ def print_report(task, report: dict[str, Any]) -> None:
                    f"({detected})")
     click.echo(f"  wrote {report['output']}")
     click.echo(f"  wrote {report['comparison']}")
+    warn_if_below_baseline(task, report)
+
+
+def warn_if_below_baseline(task, report: dict[str, Any]) -> None:
+    """One warning line when the restoration scores below the task's naive restoration (its input for denoising
+    and inpainting, bicubic for super-resolution): the fit made the image worse."""
+    name, baseline = task.score_name, task.baseline_name
+    ours, theirs = report.get(name), report.get(f"{baseline}_{name}")
+    if ours is None or theirs is None or ours >= theirs:
+        return
+    sys.stdout.flush()
+    click.echo(f"Warning: the restoration ({name.upper()} {ours:.2f} {task.score_unit}) scores below the {baseline} "
+               f"input ({theirs:.2f} {task.score_unit}): fit longer (--iters), stop automatically (--stop auto) or "
+               f"try another --arch", err=True)
 
 
 def restore_command() -> click.Command:
@@ -130,7 +145,7 @@ def restore_command() -> click.Command:
         task_options,
         click.option("--arch", default=None, help="Preset name or architecture JSON file (default: the task's preset)."),
         click.option("--gt", type=click.Path(path_type=Path, dir_okay=False), help="Ground truth, to report PSNR/SSIM."),
-        click.option("--crop", type=click.IntRange(8), default=None,
+        click.option("--crop", type=click.IntRange(1, 65536), default=None,
                      help="Side of the centre crop of the built-in photo (default 128; only without IMAGE)."),
         fit_options,
         click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("nasdip-out"),
@@ -139,7 +154,7 @@ def restore_command() -> click.Command:
                      help="Write TensorBoard curves and images here."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a summary."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
-        click.option("--tile", type=click.IntRange(16), default=None,
+        click.option("--tile", type=click.IntRange(16, 65536), default=None,
                      help="Restore overlapping TILE x TILE windows of the image separately (for large images)."),
         click.option("--seeds", type=SEED_COUNT, default=1, show_default=True,
                      help="Average the restorations of this many fits (seeds --seed onwards), fitted together."),

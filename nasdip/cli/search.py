@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -16,9 +17,11 @@ import click
 
 from nasdip import registry
 from nasdip.cli.options import (
+    STOP_KEYS,
     RegistryName,
     build_command,
     check_output_dirs,
+    declared_options,
     plugin_options,
     pop_plugin_values,
     pop_task_values,
@@ -26,8 +29,10 @@ from nasdip.cli.options import (
     stop_values,
     task_options,
 )
+from nasdip.cli.progress import SearchProgress
+from nasdip.errors import NasdipError, UsageError
 from nasdip.fit.settings import PRECISIONS
-from nasdip.options import LEARNING_RATE, SEED, FiniteFloat
+from nasdip.options import LEARNING_RATE, NETWORK_WIDTH, SEED, STEPS, FiniteFloat
 from nasdip.search.schedule import SCHEDULES
 from nasdip.search.settings import DEFAULT_BUDGET, DEFAULT_FIDELITY
 
@@ -63,29 +68,34 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
             raise UsageError("--resume needs --run-dir (the run to continue)")
         from nasdip.search.rundir import RunDirectory
 
-        RunDirectory.open(run_dir)  # "not a search run directory" before anything else
-        refuse_changes_on_resume()
+        recorded = RunDirectory.open(run_dir).config  # "not a search run directory" before anything else
+        refuse_changes_on_resume(searcher, task_name, options, recorded)
     elif searcher is None or task_name is None:
         raise UsageError(f"{'--searcher' if searcher is None else '--task'} is required (unless --resume)")
     run_dir = run_dir or Path("runs") / f"{searcher}-{task_name}-seed{options['seed']}"
     check_output_dirs(run_dir=run_dir)
-    bar = TrialProgress(budget, searcher, quiet)
+    bar = SearchProgress(quiet)
     with remembered_interrupt(bar.on_trial, f"continue with: nasdip search --resume --run-dir {run_dir}") as on_trial:
         if resume:
             driver = resume_search(run_dir, on_trial, budget)
         else:
             settings = settings_from_options(searcher, task_name, budget, options)
             driver = start_search(settings, run_dir, options["images"], on_trial)
-        bar.start(driver.settings.budget if driver.settings.schedule == "none" else None, driver.evaluated)
+        bar.start(driver)
         try:
             summary = driver.run()
         except KeyboardInterrupt:
             bar.close()
             click.echo(f"interrupted after {len(driver.trials)} trials; continue with: "
                        f"nasdip search --resume --run-dir {run_dir}", err=True)
-            sys.exit(130)
+            # Nothing is left to save; should the interpreter's shutdown hang (a thread that never ends), leave anyway.
+            safety = threading.Timer(INTERRUPT_GRACE, leave_now, args=("exiting", on_trial.exit_code))
+            safety.daemon = True
+            safety.start()
+            sys.exit(on_trial.exit_code)
         finally:
             bar.close()
+    bar.finish(summary)
     print_summary(summary, driver, run_dir, as_json)
 
 
@@ -93,52 +103,69 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
 INTERRUPT_GRACE = 20.0
 
 
-def leave_now(hint: str) -> None:
-    """Kill this process's worker processes and exit with 130. Nothing is lost: every finished trial is on disk
-    and the search state is replaced atomically; the trials that were running run again on ``--resume``."""
+#: Exit codes of a search stopped by a signal (the shell's convention: 128 + the signal's number).
+SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def leave_now(hint: str, code: int = 130) -> None:
+    """Kill this process's worker processes and exit with ``code``. Nothing is lost: every finished trial is on
+    disk and the search state is replaced atomically; the trials that were running run again on ``--resume``."""
     import multiprocessing
 
     for child in multiprocessing.active_children():
         child.kill()
     sys.stderr.write(f"interrupted; {hint}\n")
     sys.stderr.flush()
-    os._exit(130)
+    os._exit(code)
+
+
+class InterruptibleTrials:
+    """A trial callback that raises :class:`KeyboardInterrupt` after the trial in progress is recorded once Ctrl-C
+    (or SIGTERM) came; :attr:`exit_code` is the signal's exit code (130, 143)."""
+
+    def __init__(self, on_trial: Callable, interrupted: threading.Event) -> None:
+        self.on_trial, self.interrupted, self.exit_code = on_trial, interrupted, 130
+
+    def __call__(self, trial: Any) -> None:
+        self.on_trial(trial)
+        if self.interrupted.is_set():
+            raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
-def remembered_interrupt(on_trial: Callable, hint: str) -> Iterator[Callable]:
-    """A trial callback that raises :class:`KeyboardInterrupt` after the trial in progress is recorded if Ctrl-C
-    came: Python drops a KeyboardInterrupt that lands in a finaliser or a callback whose errors it ignores, and a
-    search must still stop. One that lands inside a lock (a logging thread's queue, say) can leave the clean-up
-    waiting forever: if the search is still inside this block :data:`INTERRUPT_GRACE` seconds after Ctrl-C, or on
-    a second Ctrl-C, the process leaves at once (:func:`leave_now`, printing ``hint``)."""
+def remembered_interrupt(on_trial: Callable, hint: str) -> Iterator[InterruptibleTrials]:
+    """The trial callback of :class:`InterruptibleTrials`, with Ctrl-C and SIGTERM turned into a clean stop:
+    Python drops a KeyboardInterrupt that lands in a finaliser or a callback whose errors it ignores, and a search
+    must still stop. One that lands inside a lock (a logging thread's queue, say) can leave the clean-up waiting
+    forever: if the search is still inside this block :data:`INTERRUPT_GRACE` seconds after the signal, or on a
+    second one, the process leaves at once (:func:`leave_now`, printing ``hint``)."""
     interrupted = threading.Event()
-    deadline = threading.Timer(INTERRUPT_GRACE, leave_now, args=(hint,))
+    trials = InterruptibleTrials(on_trial, interrupted)
+    deadline = threading.Timer(INTERRUPT_GRACE, lambda: leave_now(hint, trials.exit_code))
     deadline.daemon = True
 
     def handler(signum: int, frame: Any) -> None:
+        trials.exit_code = SIGNAL_EXIT_CODES.get(signum, 130)
         if interrupted.is_set():
-            leave_now(hint)
+            leave_now(hint, trials.exit_code)
         interrupted.set()
         deadline.start()
         signal.default_int_handler(signum, frame)
 
-    def checked(trial: Any) -> None:
-        on_trial(trial)
-        if interrupted.is_set():
-            raise KeyboardInterrupt
-
     if threading.current_thread() is not threading.main_thread():
-        yield on_trial
+        yield trials
         return
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {number: signal.signal(number, handler) for number in SIGNAL_EXIT_CODES}
     try:
-        yield checked
+        yield trials
     finally:
         deadline.cancel()
-        signal.signal(signal.SIGINT, previous)
+        for number, before in previous.items():
+            signal.signal(number, before)
 
 
+#: Most candidates a search may evaluate (and propose per round).
+MAX_BUDGET = 1_000_000
 #: Steps at the cheapest and the top rung of a ladder when --min-iters/--max-iters are not given. Not below 300:
 #: on the denoising fidelity study (benchmarks/fidelity.py) 100-step fits ranked architectures against their
 #: quality at the deployment fidelity (Kendall's tau -0.28), 300-step fits with it (0.35-0.58).
@@ -166,19 +193,87 @@ class IntList(click.ParamType):
 RESUMABLE = ("resume", "run_dir", "budget", "quiet", "as_json")
 
 
-def refuse_changes_on_resume() -> None:
-    """A resumed search continues exactly as recorded: any other option given is a usage error naming it."""
+def refuse_changes_on_resume(searcher: str | None, task_name: str | None, options: dict[str, Any],
+                             recorded: dict[str, Any]) -> None:
+    """A resumed search continues exactly as recorded: an option given with the recorded value is accepted (the
+    original command line with --resume added works); one that differs is a usage error naming both values."""
     from click.core import ParameterSource
 
-    from nasdip.errors import UsageError
+    from nasdip.search.settings import SearchSettings
 
     context = click.get_current_context()
-    for parameter in context.command.params:
-        if parameter.name in RESUMABLE:
-            continue
-        if context.get_parameter_source(parameter.name) not in (ParameterSource.DEFAULT, None):
-            raise UsageError(f"{parameter.opts[0]} cannot be changed on --resume: the run continues with the settings "
-                             f"recorded in its config.json (only --budget can grow)")
+    given = {parameter.name: parameter for parameter in context.command.params if parameter.name not in RESUMABLE
+             and context.get_parameter_source(parameter.name) not in (ParameterSource.DEFAULT, None)}
+    if not given:
+        return
+    settings = SearchSettings.from_dict(recorded)
+    base = recorded_options(settings)
+    expected = comparable(settings)
+    values = {**options, "searcher": searcher, "task_name": task_name}
+    for name, parameter in given.items():
+        trial = {**base, name: values[name]}
+        try:
+            same = comparable(settings_from_options(trial["searcher"], trial["task_name"], None, dict(trial))) == expected
+        except NasdipError:
+            same = False
+        if not same:
+            before = base.get(name)
+            if before is None:  # a plugin option left at its default: show the default
+                before = expected["task_values"].get(name, expected["executor_options"].get(name))
+            raise UsageError(f"{parameter.opts[0]} cannot be changed on --resume: the run recorded {shown(before)}, "
+                             f"the command gives {shown(values[name])}; leave it out or give the recorded value "
+                             f"(only --budget can grow)")
+
+
+def shown(value: Any) -> str:
+    """An option's value as a user would type it (``none`` when unset)."""
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "none"
+    return str(value)
+
+
+def comparable(settings) -> dict[str, Any]:
+    """What must not change on --resume: every setting but the budget and the recording nasdip's version, plugin
+    options with their defaults filled in and stopping as the fits get it (``--sigma 25`` is the recorded
+    default)."""
+    from nasdip.options import resolve_values
+
+    data = settings.to_dict()
+    for key in ("budget", "nasdip_version"):
+        data.pop(key, None)
+    task = settings.make_task()
+    data["task_values"] = dict(task.values)
+    data["searcher_options"] = resolve_values("searcher", registry.get("searchers", settings.searcher).options,
+                                              settings.searcher_options, as_flags=False)
+    data["executor_options"] = registry.get("executors", settings.executor).check(settings.trial_timeout,
+                                                                                 settings.executor_options)
+    data["stopping"] = [settings.fit_settings(task, rung).to_dict() for rung in settings.rungs]
+    return data
+
+
+def recorded_options(settings) -> dict[str, Any]:
+    """The command's option values that build ``settings`` (the recorded search), for comparison with new ones."""
+    ladder, stopping = settings.ladder, settings.stopping
+    options: dict[str, Any] = {
+        "searcher": settings.searcher, "task_name": settings.task, "space": settings.space, "reward": settings.reward,
+        "batch": settings.batch, "iters": settings.fidelity.iters, "crop": settings.fidelity.crop,
+        "width": settings.fidelity.width, "lr": settings.lr, "seed": settings.seed, "device": settings.device,
+        "precision": settings.precision, "executor": settings.executor, "workers": settings.workers,
+        "trial_timeout": settings.trial_timeout, "observed": settings.observed,
+        "images": None if settings.images == "builtin" else Path(settings.images),
+        "schedule": settings.schedule, "eta": settings.eta,
+        "searcher_option": tuple(f"{key}={json.dumps(value)}" for key, value in settings.searcher_options.items()),
+        "min_iters": ladder[0].iters if ladder else None, "max_iters": ladder[-1].iters if ladder else None,
+        "ladder_crops": tuple(rung.crop for rung in ladder) if ladder else None,
+        "ladder_widths": tuple(rung.width for rung in ladder) if ladder else None,
+        **{key: stopping.get(key) for key in STOP_KEYS},
+    }
+    for kind, values in (("tasks", settings.task_values), ("executors", settings.executor_options)):
+        for name in declared_options(kind):
+            options[name] = values.get(name)
+    return options
 
 
 def settings_from_options(searcher: str, task_name: str, budget: int | None, options: dict[str, Any]):
@@ -222,36 +317,9 @@ def ladder_from_options(options: dict[str, Any]) -> list:
                         options["ladder_widths"] or (options["width"],))
 
 
-class TrialProgress:
-    """A progress bar over evaluations, with the best and last reward."""
-
-    def __init__(self, budget: int | None, searcher: str | None, quiet: bool) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=budget, desc=f"search {searcher or ''}".strip(), unit="trial", file=sys.stderr,
-                        disable=True if quiet else None, dynamic_ncols=True)
-
-    def start(self, total: int | None, done: int) -> None:
-        self.bar.total = total
-        self.bar.update(done)
-
-    def on_trial(self, trial) -> None:
-        from nasdip.search.records import DUPLICATE, OK
-
-        if trial.status != DUPLICATE:
-            self.bar.update(1)
-        best = "-" if trial.best_reward is None else f"{trial.best_reward:.3f}"
-        last = f"{trial.reward:.3f}" if trial.status == OK else trial.status
-        self.bar.set_postfix({"best": best, "last": last}, refresh=False)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def print_summary(summary, driver, run_dir: Path, as_json: bool) -> None:
-    """The search's outcome: totals, the best reward and architecture, where best.json is."""
-    from nasdip.arch.catalog import space_of
-
+    """The search's outcome: totals, the best reward beside the observation's own, the best architecture, and the
+    commands to use and inspect it; a warning when no candidate beat the observation itself."""
     failed = summary.best_arch is None and summary.evaluated > 0
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
@@ -262,12 +330,42 @@ def print_summary(summary, driver, run_dir: Path, as_json: bool) -> None:
     if failed:
         raise click.ClickException(f"every candidate failed ({summary.failed} evaluations); the errors are in "
                                    f"{run_dir / 'trials.jsonl'}")
-    if summary.best_arch is None or as_json:
-        return
-    click.echo(f"  best reward {summary.best_reward:.3f} ({driver.settings.reward}) at trial {summary.best_trial}")
+    if summary.best_arch is not None and not as_json:
+        print_best(summary, driver, run_dir)
+    if summary.below_baseline:
+        sys.stdout.flush()
+        click.echo(f"Warning: the best candidate ({summary.best_reward:.3f}) scored below the "
+                   f"{summary.baseline.name} input itself ({summary.baseline.reward:.3f}): no candidate beat doing "
+                   f"nothing; fit longer (--iters, or a --schedule ladder) or search other images", err=True)
+
+
+def print_best(summary, driver, run_dir: Path) -> None:
+    """The best reward beside the observation's own, the best architecture, where it is and what to run next."""
+    from nasdip.arch.catalog import space_of
+
+    reward = driver.reward
+    unit = f" {reward.unit}" if reward.unit else ""
+    beside = "" if summary.baseline is None else f"; {summary.baseline.label(reward.unit)}"
+    click.echo(f"  best reward {summary.best_reward:.3f}{unit} ({reward.name}) at trial {summary.best_trial}{beside}")
     for line in space_of(summary.best_arch).describe(summary.best_arch):
         click.echo(f"  {line}")
-    click.echo(f"  wrote {run_dir / 'best.json'} (use it with: nasdip restore --arch {run_dir / 'best.json'})")
+    click.echo(f"  wrote {run_dir / 'best.json'}")
+    for line in next_commands(driver.settings, run_dir):
+        click.echo(line)
+
+
+def next_commands(settings, run_dir: Path) -> list[str]:
+    """What to run next: restore with the found architecture (the built-in photo as printed; add IMAGE for yours),
+    then look at the search."""
+    task_flags = "".join(f" --{name.replace('_', '-')} {shlex.quote(str(value))}"
+                         for name, value in settings.task_values.items())
+    best = shlex.quote(str(run_dir / "best.json"))
+    folder = shlex.quote(str(run_dir))
+    return ["next:",
+            f"  nasdip restore --task {settings.task}{task_flags} --arch {best}    # add IMAGE to restore your photo",
+            f"  tensorboard --logdir {shlex.quote(str(run_dir.parent))}    # every trial, its decisions and reward",
+            f"  nasdip compare {folder} --plot curves.png",
+            f"  nasdip analyze {folder} --plot decisions.png"]
 
 
 def schedule_options() -> list:
@@ -278,9 +376,9 @@ def schedule_options() -> list:
                           "by factors of --eta; --ladder-crops/--ladder-widths per rung)."),
         click.option("--eta", type=click.IntRange(2), default=3, show_default=True,
                      help="Promotion factor: the best 1/eta of a rung go up."),
-        click.option("--min-iters", type=click.IntRange(1), default=None,
+        click.option("--min-iters", type=STEPS, default=None,
                      help=f"Steps at the cheapest rung (default {DEFAULT_LADDER[0]})."),
-        click.option("--max-iters", type=click.IntRange(1), default=None,
+        click.option("--max-iters", type=STEPS, default=None,
                      help=f"Steps at the top rung, the deployment fidelity (default {DEFAULT_LADDER[1]})."),
         click.option("--ladder-crops", type=IntList(), default=None,
                      help="Crop side per rung, comma-separated (default: --crop at every rung)."),
@@ -292,11 +390,11 @@ def schedule_options() -> list:
 def fidelity_options() -> list:
     """``--iters --crop --width --lr``: how each candidate is fitted without a schedule."""
     return [
-        click.option("--iters", type=click.IntRange(1), default=DEFAULT_FIDELITY.iters, show_default=True,
+        click.option("--iters", type=STEPS, default=DEFAULT_FIDELITY.iters, show_default=True,
                      help="Fitting steps per candidate."),
         click.option("--crop", type=click.IntRange(8), default=DEFAULT_FIDELITY.crop, show_default=True,
                      help="Side of the search crops."),
-        click.option("--width", type=click.IntRange(4), default=DEFAULT_FIDELITY.width, show_default=True,
+        click.option("--width", type=NETWORK_WIDTH, default=DEFAULT_FIDELITY.width, show_default=True,
                      help="Network width of candidates."),
         click.option("--lr", type=LEARNING_RATE, default=None, help="Adam learning rate."),
     ]
@@ -318,10 +416,10 @@ def search_command() -> click.Command:
         click.option("--observed", is_flag=True,
                      help="--images holds degraded images (no clean versions): candidates are rewarded "
                           "without ground truth (default reward: holdout)."),
-        click.option("--budget", type=click.IntRange(1), default=None,
+        click.option("--budget", type=click.IntRange(1, MAX_BUDGET), default=None,
                      help=f"Candidate evaluations (default {DEFAULT_BUDGET}); with a --schedule, candidates started."),
         *schedule_options(),
-        click.option("--batch", type=click.IntRange(1), default=4, show_default=True,
+        click.option("--batch", type=click.IntRange(1, MAX_BUDGET), default=4, show_default=True,
                      help="Candidates proposed per round (evaluated concurrently by parallel executors)."),
         *fidelity_options(),
         stop_options,
@@ -334,7 +432,7 @@ def search_command() -> click.Command:
         click.option("--executor", type=RegistryName("executors"), default=None,
                      help=f"Where candidates are evaluated (default: {registry.default_name('executors')})."),
         plugin_options("executors"),
-        click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Parallel evaluations."),
+        click.option("--workers", type=click.IntRange(1, 4096), default=1, show_default=True, help="Parallel evaluations."),
         click.option("--trial-timeout", type=FiniteFloat(min=0, min_open=True), default=None,
                      help="Seconds after which a candidate's evaluation is abandoned as failed."),
         click.option("--searcher-option", multiple=True, metavar="KEY=VALUE", help="Searcher setting (repeatable)."),

@@ -32,13 +32,42 @@ def resolve_precision(name: str, device: torch.device, work: int | None = None) 
     return name
 
 
+def device_problem(device: torch.device) -> str | None:
+    """Why this process cannot compute on ``device`` (``None`` when it can): a torch build without the device's
+    backend, no such device on this machine, or a device that holds no data (``meta``). Checked without touching
+    the device, so no CUDA context is created in a process that only checks."""
+    if device.type == "cpu":
+        return None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return "CUDA is not available"
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            return f"this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}"
+        return None
+    if device.type == "mps":
+        if not torch.backends.mps.is_built():
+            return "this torch build has no MPS support"
+        return None if torch.backends.mps.is_available() else "MPS is not available on this machine"
+    if device.type == "meta":
+        return "the meta device holds no data"
+    backend = getattr(torch, device.type, None)  # xpu and other accelerators with an ``is_available``
+    is_available = getattr(backend, "is_available", None)
+    if callable(is_available) and is_available():
+        return None
+    return f"this torch build or machine has no {device.type} device"
+
+
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; a CUDA request without CUDA is a clear error."""
+    """``auto`` -> CUDA when available, else CPU; a device that does not parse, that this torch build lacks or
+    that this machine does not have is a one-line error naming it."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise NasdipError(f"device {name!r} requested but CUDA is not available; use --device cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
         raise NasdipError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+    problem = device_problem(device)
+    if problem is not None:
+        raise NasdipError(f"device {name!r} requested but {problem}; use --device cpu")
+    return device

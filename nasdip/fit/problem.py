@@ -54,9 +54,15 @@ class Problem:
                        extras={key: move(value) for key, value in self.extras.items()})
 
     def to_dict(self) -> dict[str, Any]:
-        """The problem as plain tensors and values (for ``torch.save`` and pickling); ``info`` is not kept."""
-        return {"observation": self.observation, "output_size": list(self.output_size), "clean": self.clean,
-                "name": self.name, "extras": dict(self.extras)}
+        """The problem as plain tensors and values (for ``torch.save`` and pickling); ``info`` is not kept. Each
+        tensor is copied into storage of its own: a crop is a view of its whole photo, which would be saved (and
+        sent to every worker) with it."""
+
+        def own(tensor: torch.Tensor | None) -> torch.Tensor | None:
+            return None if tensor is None else tensor.clone()
+
+        return {"observation": own(self.observation), "output_size": list(self.output_size), "clean": own(self.clean),
+                "name": self.name, "extras": {key: own(value) for key, value in self.extras.items()}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Problem:

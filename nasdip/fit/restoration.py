@@ -1,7 +1,11 @@
-"""One restoration from problem to files: fit (whole or in tiles), write the outputs atomically, report."""
+"""One restoration from problem to files: fit (whole or in tiles), write the outputs atomically, report; and warn
+when the restoration looks wrong although the fit finished (saturated, or the loss far above its best)."""
 
 from __future__ import annotations
 
+import math
+import statistics
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,63 @@ from nasdip.fit.task import Task
 from nasdip.fit.tiling import restore_tiled
 from nasdip.io.images import save_image
 from nasdip.io.panels import Panel, side_by_side
+
+#: A restoration is saturated when at least this fraction of its values are 0 or 255 once written (and the
+#: observation's are not): a learning rate so high that the output stuck at the sigmoid's ends.
+SATURATED_FRACTION = 0.9
+#: A fit ends "far above its best" when its last losses are this many dB above the lowest one.
+LOSS_RISE_DB = 3.0
+#: How many of the last losses stand for the final loss (their median: one jittered step is no verdict).
+FINAL_LOSSES = 10
+
+
+def saturated_fraction(image: torch.Tensor) -> float:
+    """The fraction of ``image``'s values that are 0 or 255 once written as 8 bits."""
+    image = image.detach().float()
+    return float(((image < 0.5 / 255) | (image > 1 - 0.5 / 255)).float().mean())
+
+
+def loss_rise_db(losses: Sequence[float]) -> tuple[float, int] | None:
+    """How far (dB) the final losses (the median of the last :data:`FINAL_LOSSES`, at most half the fit) lie above
+    the lowest loss before them, and the step of that lowest one (1-based); ``None`` when the lowest loss is among
+    the final ones (the fit ended at its best) or without enough finite, positive losses."""
+    finite = [(loss, step) for step, loss in enumerate(losses, start=1) if math.isfinite(loss) and loss > 0]
+    window = min(FINAL_LOSSES, len(finite) // 2)
+    if window < 1:
+        return None
+    earlier, final = finite[:-window], finite[-window:]
+    best, step = min(earlier)
+    if best <= min(final)[0]:
+        typical = statistics.median(loss for loss, _ in final)
+        return 10 * math.log10(typical / best), step
+    return None
+
+
+def fit_warning(request: FitRequest, result: FitResult) -> str | None:
+    """One line when a finished fit looks wrong (a saturated restoration, a final loss far above the best),
+    suggesting a lower ``--lr``; ``None`` when it looks sound."""
+    symptoms = []
+    fraction = saturated_fraction(result.output)
+    if fraction >= SATURATED_FRACTION and fraction - saturated_fraction(request.problem.observation) >= 0.5:
+        symptoms.append(f"the restoration is saturated ({fraction:.0%} of its values are 0 or 255)")
+    rise = loss_rise_db(result.losses)
+    if rise is not None and rise[0] > LOSS_RISE_DB:
+        symptoms.append(f"the fit's final loss is {rise[0]:.1f} dB above its best (step {rise[1]})")
+    if not symptoms:
+        return None
+    return (f"{' and '.join(symptoms)}: learning rate {request.settings.lr:g} is likely too high; try a lower --lr "
+            f"(the task's default is {request.task.settings().lr:g})")
+
+
+def warn_about(request: FitRequest, result: FitResult, label: str | None = None) -> list[str]:
+    """Issue :func:`fit_warning` as a one-line ``nasdip:`` warning (prefixed by ``label``); returns it in a list
+    (empty when the fit looks sound)."""
+    line = fit_warning(request, result)
+    if line is None:
+        return []
+    line = f"{label}: {line}" if label else line
+    warnings.warn(f"nasdip: {line}", RuntimeWarning, stacklevel=3)
+    return [line]
 
 
 def comparison(task: Task, problem: Problem, restorations: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -44,6 +105,27 @@ def comparison(task: Task, problem: Problem, restorations: Mapping[str, torch.Te
     panels.extend(panel(label, restored) for label, restored in restorations.items())
     if clean is not None:
         panels.append(Panel(clean.clamp(0, 1), ("ground truth",)))
+    return side_by_side(panels)
+
+
+#: Height, in pixels, a gallery's restorations are shown at when they are smaller (nearest-neighbour enlarged).
+GALLERY_HEIGHT = 160
+
+
+def gallery(task: Task, problems: Sequence[Problem], outputs: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Several restorations side by side, each at least :data:`GALLERY_HEIGHT` pixels high (enlarged by nearest
+    neighbours, all to one height), captioned with its image's name and, when its ground truth is known, the task's
+    score."""
+    height = max(GALLERY_HEIGHT, *(output.shape[-2] for output in outputs))
+    panels = []
+    for problem, output in zip(problems, outputs, strict=True):
+        output = output.detach().float().cpu().clamp(0, 1)
+        caption: tuple[str, ...] = (problem.name,)
+        if problem.clean is not None:
+            caption += (f"{task.score_name.upper()} {float(task.score(output, problem.clean.cpu())):.2f} "
+                        f"{task.score_unit}",)
+        width = max(1, round(output.shape[-1] * height / output.shape[-2]))
+        panels.append(Panel(F.interpolate(output, size=(height, width), mode="nearest"), caption))
     return side_by_side(panels)
 
 
@@ -110,15 +192,18 @@ def restore(request: FitRequest, out_dir: Path, tile: int | None = None,
     settings first; the comparison picture shows them beside this restoration and the report gives their metrics
     under ``compared``."""
     compared: dict[str, FitResult] = {}
+    found: list[str] = []
     for arch in compare:
         run = None if request.run is None else request.run.child(f"{request.problem.name}/{arch.label}",
                                                                 **request.run.images)
         compared[arch.label] = fit_or_tile(request.replace(arch=arch, run=run), tile, on_tile, seeds)
+        found += warn_about(request, compared[arch.label], arch.label)
     result = fit_or_tile(request, tile, on_tile, seeds)
+    found += warn_about(request, result, request.arch.label if compare else None)
     label = request.arch.label if compare else "restored"
     written = write_outputs(request.task, request.problem, result, out_dir, compared, label)
     entry = report(request, result, seeds)
     if compared:
         entry["compared"] = {name: {**other.metrics, "seconds": round(other.seconds, 3), "iters": other.iters}
                              for name, other in compared.items()}
-    return result, {**entry, **written}
+    return result, {**entry, **written, "warnings": found}

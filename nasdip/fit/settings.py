@@ -8,6 +8,7 @@ from typing import Any
 
 from nasdip.errors import NasdipError
 from nasdip.fit.stopping import DEFAULT_HOLDOUT, StopConfig, check_stop_settings, resolve_rule
+from nasdip.options import MAX_LEARNING_RATE, MAX_STEPS
 
 #: Precision names accepted everywhere (``--precision``, :class:`FitSettings`).
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -63,10 +64,12 @@ class FitSettings:
     def __post_init__(self) -> None:
         if self.iters < 1:
             raise NasdipError(f"iters must be at least 1, got {self.iters}")
+        if self.iters > MAX_STEPS:
+            raise NasdipError(f"iters must be at most {MAX_STEPS:,}, got {self.iters:,}")
         if self.sync_every < 1 or self.log_every < 1:
             raise NasdipError("sync_every and log_every must be at least 1")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise NasdipError(f"the learning rate must be a positive finite number, got {self.lr}")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LEARNING_RATE):
+            raise NasdipError(f"the learning rate must be a finite number in (0, {MAX_LEARNING_RATE:g}], got {self.lr}")
         if self.precision not in PRECISIONS:
             raise NasdipError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:

@@ -17,7 +17,7 @@ import torch
 from nasdip.arch.build import build_network
 from nasdip.errors import NasdipError, UsageError
 from nasdip.fit.engine import fit as fit_network
-from nasdip.ops.metrics import psnr, ssim
+from nasdip.ops.metrics import SSIM_WINDOW, psnr, ssim
 from nasdip.options import Option, resolve_values
 
 if TYPE_CHECKING:
@@ -43,8 +43,9 @@ class Task(ABC):
     options: ClassVar[tuple[Option, ...]] = ()
     #: What the task's first baseline is called in tables (``bicubic``, ``noisy``, ``masked`` ...).
     baseline_name: ClassVar[str] = "input"
-    #: Smallest observation side the task accepts.
-    min_size: ClassVar[int] = 8
+    #: Smallest restoration side the task's own operations need besides its metrics (a kernel, a patch); the
+    #: task's minimum size is :meth:`min_output_size`.
+    min_size: ClassVar[int] = 1
     #: The architecture used when the user names none (``None``: the user must name one).
     default_arch: ClassVar[str | None] = None
     #: Architectures a benchmark compares when the user names none (default: :attr:`default_arch`).
@@ -154,13 +155,44 @@ class Task(ABC):
         """The architectures a benchmark compares by default."""
         return self.reference_archs or (self.arch_spec(None),)
 
-    def check_size(self, image: torch.Tensor, what: str = "image") -> None:
-        """Refuse images too small to restore."""
+    # -- the minimum size ----------------------------------------------------------------------------------
+
+    def metric_border(self) -> int:
+        """Pixels the metrics shave off each border of a restoration before scoring it (default 0)."""
+        return 0
+
+    def min_output_size(self) -> int:
+        """The task's one minimum-size rule: the smallest side of a restoration it fits and scores.
+
+        The network adds no bound: it pads any input up to the size its depth needs (a multiple of ``2**depth``,
+        :class:`nasdip.nn.padded.PaddedNet`) and crops the output back. The metrics do: SSIM's 11x11 window
+        (:data:`nasdip.ops.metrics.SSIM_WINDOW`) must fit after :meth:`metric_border` pixels are shaved off
+        each side. :attr:`min_size` adds the task's own bound; tasks whose metrics need other sizes override this.
+        """
+        return max(self.min_size, SSIM_WINDOW + 2 * self.metric_border())
+
+    def min_input_size(self, observed: bool = False) -> int:
+        """The smallest side of an image handed to :meth:`degrade` (a clean image) or, with ``observed``, to
+        :meth:`observe` (an observation), following from :meth:`min_output_size` (default: the same for both;
+        tasks whose observation is smaller than their restoration override it)."""
+        return self.min_output_size()
+
+    def size_reason(self) -> str:
+        """Why :meth:`min_output_size` is what it is, for messages."""
+        smallest, border = self.min_output_size(), self.metric_border()
+        if smallest > SSIM_WINDOW + 2 * border:
+            return f"its restorations need at least {smallest}x{smallest} pixels"
+        shaved = f" after shaving {border} border pixels" if border else ""
+        return f"SSIM's {SSIM_WINDOW}x{SSIM_WINDOW} window must fit in the restoration{shaved}"
+
+    def check_size(self, image: torch.Tensor, what: str = "image", observed: bool = False) -> None:
+        """Refuse, before any fitting, an image too small to restore and score: a clean image (or, with
+        ``observed``, an observation) smaller than :meth:`min_input_size`, naming the smallest size that works."""
         height, width = image.shape[-2:]
-        if min(height, width) < self.min_size:
-            raise NasdipError(
-                f"{what} is {width}x{height}; task {self.name!r} needs at least {self.min_size}x{self.min_size} pixels"
-            )
+        smallest = self.min_input_size(observed)
+        if min(height, width) < smallest:
+            raise NasdipError(f"{what} is {width}x{height}; task {self.name!r} needs at least {smallest}x{smallest} "
+                              f"pixels ({self.size_reason()}); use a larger image")
 
     def describe(self) -> str:
         """``name (option=value, ...)`` for tables and logs."""

@@ -1,6 +1,8 @@
 """Image files <-> tensors: ``(1, C, H, W)`` float32 in [0, 1], C = 1 (grey) or 3 (RGB), 8- or 16-bit.
 
-Unreadable, damaged or implausibly large files (Pillow's decompression-bomb limit) are refused in one line.
+Unreadable, damaged or implausibly large files (Pillow's decompression-bomb limit) are refused in one line;
+nasdip applies that limit itself, so Pillow's own warning about large images is silenced while it reads. A
+photo's EXIF orientation is applied (a camera's portrait JPEG is restored as it is shown, not as it is stored).
 Palette, 1-bit, CMYK and similar modes are converted to RGB or grey; an alpha channel is dropped when every
 pixel is opaque and refused otherwise; 16-bit grey and colour PNGs keep their precision, and outputs are written
 with the input's bit depth. Writes are atomic: a crash never leaves a half-written image.
@@ -10,13 +12,14 @@ from __future__ import annotations
 
 import re
 import struct
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from nasdip.errors import NasdipError
 from nasdip.io.files import atomic_write, atomic_write_or_rescue
@@ -110,29 +113,39 @@ def load_image(path: str | Path) -> tuple[torch.Tensor, ImageInfo]:
 
 
 def _decode(path: Path, name: str) -> tuple[np.ndarray, str, int]:
-    """Pixels of an image file through Pillow: ``(array, mode of the array, bits)``; grey, RGB, LA or RGBA."""
-    with Image.open(path) as image:
-        image.load()
-        mode = image.mode
-        if mode in ("I;16", "I;16B", "I;16L", "I"):
-            array = np.asarray(image, dtype=np.int64)
-            if array.min() < 0 or array.max() > 65535:
-                raise NasdipError(f"{name}: integer pixels outside 0-65535 are not supported; save it as 8- or 16-bit")
-            return array, "L", 16
-        if mode == "F":
-            raise NasdipError(f"{name}: floating-point images are not supported; save it as an 8- or 16-bit PNG")
-        if mode in ("1", "L"):
-            converted = image.convert("L")
-        elif mode == "LA":
-            converted = image
-        elif mode == "P":
-            grey, alpha = _palette_is_grey(image), "transparency" in image.info
-            converted = image.convert(("LA" if grey else "RGBA") if alpha else ("L" if grey else "RGB"))
-        elif mode in ("RGBA", "PA"):
-            converted = image.convert("RGBA")
-        else:
-            converted = image.convert("RGB")
-        return np.asarray(converted), converted.mode, 8
+    """Pixels of an image file through Pillow, turned as its EXIF orientation says: ``(array, mode of the array,
+    bits)``; grey, RGB, LA or RGBA. Pillow's warning about images above its pixel limit is silenced: nasdip's own
+    limit (:func:`_pixel_limit`) refuses the file in one line, or it is read."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as opened:
+            opened.load()
+            ImageOps.exif_transpose(opened, in_place=True)  # no copy; nothing happens without an orientation tag
+            return _pixels(opened, name)
+
+
+def _pixels(image: Image.Image, name: str) -> tuple[np.ndarray, str, int]:
+    """The pixels of a loaded Pillow image (see :func:`_decode`)."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.int64)
+        if array.min() < 0 or array.max() > 65535:
+            raise NasdipError(f"{name}: integer pixels outside 0-65535 are not supported; save it as 8- or 16-bit")
+        return array, "L", 16
+    if mode == "F":
+        raise NasdipError(f"{name}: floating-point images are not supported; save it as an 8- or 16-bit PNG")
+    if mode in ("1", "L"):
+        converted = image.convert("L")
+    elif mode == "LA":
+        converted = image
+    elif mode == "P":
+        grey, alpha = _palette_is_grey(image), "transparency" in image.info
+        converted = image.convert(("LA" if grey else "RGBA") if alpha else ("L" if grey else "RGB"))
+    elif mode in ("RGBA", "PA"):
+        converted = image.convert("RGBA")
+    else:
+        converted = image.convert("RGB")
+    return np.asarray(converted), converted.mode, 8
 
 
 def _palette_is_grey(image: Image.Image) -> bool:

@@ -9,6 +9,10 @@ from __future__ import annotations
 import torch
 from kornia.metrics import ssim as kornia_ssim
 
+#: Side of SSIM's Gaussian window: SSIM is defined only where the whole window fits, so an image scored by SSIM
+#: must be at least this many pixels on each side after any border shave.
+SSIM_WINDOW = 11
+
 #: ITU-R BT.601 luma in studio range: Y = 16 + 65.481 R + 128.553 G + 24.966 B (R, G, B in [0, 1], Y in 0-255).
 _BT601 = (65.481, 128.553, 24.966)
 
@@ -46,10 +50,16 @@ def psnr_y(a: torch.Tensor, b: torch.Tensor, border: int = 0) -> torch.Tensor:
 
 def ssim(a: torch.Tensor, b: torch.Tensor, border: int = 0) -> torch.Tensor:
     """Structural similarity (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03), averaged
-    over channels and the pixels where the whole window fits, after shaving ``border`` pixels."""
+    over channels and the pixels where the whole window fits, after shaving ``border`` pixels.
+
+    Images smaller than the window (:data:`SSIM_WINDOW`) after the shave have no such pixel: a ``ValueError``
+    (tasks refuse them before fitting, see :meth:`nasdip.fit.task.Task.min_output_size`)."""
     _check_pair(a, b)
     a, b = shave(a, border).float(), shave(b, border).float()
-    return kornia_ssim(a, b, window_size=11, max_val=1.0, padding="valid").mean(dim=(1, 2, 3))
+    if min(a.shape[-2:]) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels after shaving {border} "
+                         f"border pixels, got {a.shape[-1]}x{a.shape[-2]}")
+    return kornia_ssim(a, b, window_size=SSIM_WINDOW, max_val=1.0, padding="valid").mean(dim=(1, 2, 3))
 
 
 def ssim_y(a: torch.Tensor, b: torch.Tensor, border: int = 0) -> torch.Tensor:

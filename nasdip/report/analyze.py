@@ -31,6 +31,8 @@ from nasdip.search.rundir import RunDirectory
 
 #: Fewest evaluated trials the analysis accepts.
 MIN_TRIALS = 3
+#: Fewest trials per choice for a decision's effect to be ranked with some confidence.
+MIN_PER_CHOICE = 3
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -141,6 +143,9 @@ class Analysis:
     failed: int
     left_out: int
     decisions: list[DecisionEffect]
+    searchers: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    meanings: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,8 +159,9 @@ def _setting_key(trial: Trial) -> str:
     return json.dumps(trial_setting(trial), sort_keys=True, default=str)
 
 
-def analyze_trials(trials: Sequence[Trial], space: str, task: str, reward: str, runs: Sequence[str]) -> Analysis:
-    """Analyse evaluated trials (duplicates are ignored) of one space, task and reward."""
+def analyze_trials(trials: Sequence[Trial], space: str, task: str, reward: str, runs: Sequence[str],
+                   searchers: Sequence[str] = ()) -> Analysis:
+    """Analyse evaluated trials (duplicates are ignored) of one space, task and reward (found by ``searchers``)."""
     evaluated = [trial for trial in trials if trial.status in (OK, FAILED)]
     by_setting: dict[str, list[Trial]] = {}
     for trial in evaluated:
@@ -170,9 +176,28 @@ def analyze_trials(trials: Sequence[Trial], space: str, task: str, reward: str, 
                           f"needs at least {MIN_TRIALS} (search with a larger --budget)")
     decisions = registry.get("spaces", space).decisions
     samples = [(trial.arch.get("choices", {}), trial.reward if trial.status == OK else None) for trial in chosen]
+    effects = decision_effects(decisions, samples)
     return Analysis(runs=list(runs), space=space, task=task, reward=reward, unit=reward_unit(reward),
                     setting=trial_setting(chosen[0]), evaluated=ok, failed=len(chosen) - ok,
-                    left_out=len(evaluated) - len(chosen), decisions=decision_effects(decisions, samples))
+                    left_out=len(evaluated) - len(chosen), decisions=effects, searchers=sorted(set(searchers)),
+                    warnings=sample_warnings(effects, ok), meanings={d.name: d.help for d in decisions if d.help})
+
+
+def sample_warnings(effects: Sequence[DecisionEffect], evaluated: int) -> list[str]:
+    """Why the ranking may not hold: decisions whose seen choices have fewer than :data:`MIN_PER_CHOICE` trials,
+    and fewer trials than decisions that varied (their effects then cannot be told apart)."""
+    varied = [effect for effect in effects if effect.importance is not None]
+    thin = [effect.name for effect in varied if any(0 < c.n < MIN_PER_CHOICE for c in effect.choices)]
+    warnings = []
+    if varied and evaluated <= len(varied):
+        warnings.append(f"{evaluated} evaluated trials for {len(varied)} decisions that varied: too few to tell "
+                        f"their effects apart (decisions that always changed together share one); search with a "
+                        f"larger --budget before trusting the ranking")
+    elif thin:
+        warnings.append(f"{len(thin)} of {len(varied)} decisions have a choice seen in fewer than {MIN_PER_CHOICE} "
+                        f"trials ({', '.join(thin[:5])}{', ...' if len(thin) > 5 else ''}): their importance is "
+                        f"uncertain")
+    return warnings
 
 
 def analyze_runs(paths: Sequence[str | Path]) -> Analysis:
@@ -186,8 +211,13 @@ def analyze_runs(paths: Sequence[str | Path]) -> Analysis:
             raise NasdipError(f"the runs differ in {label} ({listed}); analyse runs of one space, task and reward "
                               f"together")
     trials = [trial for run in runs for trial in run.trials()]
-    return analyze_trials(trials, configs[0]["space"], task_text(configs[0]), configs[0]["reward"],
-                          [str(run.path) for run in runs])
+    searchers = [str(config.get("searcher", "?")) for config in configs]
+    analysis = analyze_trials(trials, configs[0]["space"], task_text(configs[0]), configs[0]["reward"],
+                              [str(run.path) for run in runs], searchers)
+    if len(set(searchers)) > 1:
+        analysis.warnings.insert(0, f"pooled the trials of different searchers ({', '.join(sorted(set(searchers)))}): "
+                                    f"they sample choices differently, so the marginals mix their preferences")
+    return analysis
 
 
 # -- presentation ---------------------------------------------------------------------------------
@@ -207,7 +237,7 @@ def _title(analysis: Analysis) -> str:
 
 def analysis_lines(analysis: Analysis) -> list[str]:
     """The analysis as a plain-text table: one block per decision, most important first."""
-    lines = [_title(analysis),
+    lines = [_title(analysis), *(f"warning: {warning}" for warning in analysis.warnings),
              "importance: share of the reward's variance explained by the decision (epsilon squared; - = never varied)",
              f"{'decision':14} {'importance':>10}  {'choice':16} {'mean':>8} {'95% CI':>17} {'n':>4} {'failed':>6}"]
     for effect in analysis.decisions:
@@ -225,7 +255,7 @@ def analysis_lines(analysis: Analysis) -> list[str]:
 
 def analysis_markdown(analysis: Analysis) -> str:
     """The analysis as a Markdown table (for TensorBoard's text dashboard)."""
-    rows = [f"**{_title(analysis)}**", "",
+    rows = [f"**{_title(analysis)}**", "", *(f"*Warning: {warning}*\n" for warning in analysis.warnings),
             f"| decision | importance | choice | mean {analysis.reward_label} | 95% CI | n | failed |",
             "|---|---|---|---|---|---|---|"]
     for effect in analysis.decisions:
@@ -272,11 +302,14 @@ def analysis_figure(analysis: Analysis, panels: int = 6):
         axis.set_xticks(range(len(seen)), [f"{choice.choice} (n={choice.n})" for choice in seen], fontsize=8,
                         rotation=20, ha="right")
         axis.set_xlim(-0.6, len(seen) - 0.4)
-        axis.set_title(f"{effect.name} (importance {effect.importance:.2f})", fontsize=10)
+        meaning = analysis.meanings.get(effect.name, "")
+        axis.set_title(f"{effect.name} (importance {effect.importance:.2f})" + (f"\n{meaning}" if meaning else ""),
+                       fontsize=9)
         axis.set_ylabel(f"mean {analysis.reward_label}", fontsize=9)
         axis.grid(axis="y", alpha=0.3)
     runs = ", ".join(Path(run).name for run in analysis.runs)
-    figure.suptitle(f"What the search learned ({runs})\n{_title(analysis)}", fontsize=10)
+    warnings = "".join(f"\nwarning: {warning}" for warning in analysis.warnings)
+    figure.suptitle(f"What the search learned ({runs})\n{_title(analysis)}{warnings}", fontsize=10)
     figure.supxlabel("dots: mean reward of the trials that took the choice; whiskers: 95% confidence interval; "
                      "hollow: a single trial", fontsize=8)
     return figure

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nasdip.arch.document import Arch
+from nasdip.errors import NasdipError
 from nasdip.fit.ensemble import average_results, seed_settings
-from nasdip.fit.inputs import degrade_set
+from nasdip.fit.inputs import SEED_STRIDE, degradation_generator
 from nasdip.fit.packed import fit_many
 from nasdip.fit.problem import Problem
 from nasdip.fit.request import FitRequest
@@ -22,14 +24,44 @@ from nasdip.nn.config import NetConfig
 from nasdip.runinfo import RunInfo
 
 
-def bench_problems(task: Task, images: Sequence[Path], crop: int | None, seed: int) -> list[Problem]:
-    """Each image centre-cropped and degraded (the same observation for every architecture)."""
-    return degrade_set(task, [(path.name, crop_square(load_image(path)[0], crop)) for path in images], seed)
+@dataclass(frozen=True)
+class RefusedImage:
+    """An image of the benchmark that cannot be benchmarked (unreadable, too small for the task, ...): its name,
+    its size (``-`` when unread) and the one-line reason. Its rows record the reason; the other images go on."""
+
+    name: str
+    size: str
+    error: str
+
+
+def bench_problem(task: Task, path: Path, crop: int | None, seed: int) -> Problem | RefusedImage:
+    """One image centre-cropped and degraded with ``seed``, or why it cannot be (refused before any fitting)."""
+    size = "-"
+    try:
+        clean = crop_square(load_image(path)[0], crop)
+        size = f"{clean.shape[-1]}x{clean.shape[-2]}"
+        return task.degrade(task.prepare_clean(clean), degradation_generator(seed), name=path.name)
+    except NasdipError as error:
+        return RefusedImage(path.name, size, str(error))
+
+
+def bench_problems(task: Task, images: Sequence[Path], crop: int | None, seed: int) -> list[Problem | RefusedImage]:
+    """Each image centre-cropped and degraded (the same observation for every architecture; the ``index``-th
+    image with seed ``seed + 1000 * index``, as :func:`nasdip.fit.inputs.degrade_set`); an image that cannot be
+    is a :class:`RefusedImage`."""
+    return [bench_problem(task, path, crop, seed + SEED_STRIDE * index) for index, path in enumerate(images)]
 
 
 def size_label(problem: Problem) -> str:
     height, width = problem.output_size
     return f"{width}x{height}"
+
+
+def refused_rows(refused: RefusedImage, task: Task, archs: Sequence[Arch]) -> list[dict[str, Any]]:
+    """The rows of an image that was not benchmarked: its baseline and every architecture, each with the reason."""
+    rows = [{"image": refused.name, "size": refused.size, "arch": task.baseline_name, "baseline": True}]
+    rows += [{"image": refused.name, "size": refused.size, "arch": arch.label, "baseline": False} for arch in archs]
+    return [{**row, "error": refused.error, "refused": True} for row in rows]
 
 
 def result_row(problem: Problem, arch: Arch, outcomes: Sequence[FitResult | Exception], task: Task) -> tuple[
@@ -56,9 +88,11 @@ def run_bench(task: Task, images: Sequence[Path], archs: Sequence[Arch], config:
     With ``seeds`` above 1 each row is the average of that many fits from consecutive seeds
     (:func:`nasdip.fit.ensemble.average_results`). The fits of one architecture (images of one size, seeds) are
     packed together where possible (``pack``, :mod:`nasdip.fit.packed`); ``on_fit_start(label, fits)`` is told
-    before each fit or pack of ``fits`` fits.
+    before each fit or pack of ``fits`` fits. An image that cannot be benchmarked (unreadable, too small for the
+    task) is refused before any fitting: its rows carry the reason (``refused``) and the other images go on.
     """
-    problems = bench_problems(task, images, crop, settings.seed)
+    prepared = bench_problems(task, images, crop, settings.seed)
+    problems = [problem for problem in prepared if isinstance(problem, Problem)]
     members = [(index, member) for index in range(len(problems)) for member in seed_settings(settings, seeds)]
     rows: dict[tuple[int, int], dict[str, Any]] = {}
     for number, arch in enumerate(archs):
@@ -80,7 +114,12 @@ def run_bench(task: Task, images: Sequence[Path], archs: Sequence[Arch], config:
                 label = arch.label.replace(":", "-")
                 save_image(out_dir / f"{Path(problem.name).stem}_{task.name}_{label}.png", result.output)
     table: list[dict[str, Any]] = []
-    for index, problem in enumerate(problems):
+    fitted = iter(range(len(problems)))
+    for problem in prepared:
+        if isinstance(problem, RefusedImage):
+            table.extend(refused_rows(problem, task, archs))
+            continue
+        index = next(fitted)
         baseline = task.metrics(task.baseline(problem), problem.clean)
         table.append({"image": problem.name, "size": size_label(problem), "arch": task.baseline_name,
                       "baseline": True, **baseline, "error": None})

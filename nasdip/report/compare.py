@@ -7,7 +7,6 @@ from typing import Any
 
 from nasdip.arch.catalog import space_of
 from nasdip.errors import NasdipError
-from nasdip.io.files import read_json
 from nasdip.report.columns import reward_unit, task_text, with_unit
 from nasdip.search.records import DUPLICATE, FAILED, OK
 from nasdip.search.rundir import RunDirectory
@@ -30,7 +29,7 @@ def best_so_far(trials, top_rung: int = 0) -> list[dict[str, float]]:
 def summarize_run(path: str | Path) -> dict[str, Any]:
     """Searcher, task, counts, best reward and architecture, duration and curve of one run directory."""
     run = RunDirectory.open(path)
-    config = read_run_config(run.path)
+    config = run.config  # checked: one line naming the file and the field
     trials = run.trials()  # unreadable or damaged logs are one-line errors naming the file
     top = len(config.get("ladder") or [None]) - 1
     ok = [trial for trial in trials if trial.status == OK and trial.rung == top]
@@ -63,25 +62,8 @@ def summarize_run(path: str | Path) -> dict[str, Any]:
         "curve": best_so_far(trials, top),
         "rungs": top + 1,
         "per_rung": [sum(trial.rung == rung and trial.status != DUPLICATE for trial in trials) for rung in range(top + 1)],
+        "baseline": baseline.to_dict() if (baseline := run.load_baseline()) else None,
     }
-
-
-#: Fields of ``config.json`` a comparison reads.
-CONFIG_FIELDS = ("searcher", "space", "task", "reward", "fidelity", "seed")
-
-
-def read_run_config(run_path: Path) -> dict[str, Any]:
-    """A run's ``config.json``; unreadable, non-UTF-8, non-JSON or incomplete files raise one line naming it."""
-    path = run_path / "config.json"
-    config = read_json(path, "a search run configuration")
-    if not isinstance(config, dict):
-        raise NasdipError(f"{path}: not a search run configuration (a JSON object expected)")
-    missing = [name for name in CONFIG_FIELDS if name not in config]
-    if missing:
-        raise NasdipError(f"{path}: not a search run configuration (no {missing[0]!r})")
-    if not isinstance(config.get("task_values", {}), dict):
-        raise NasdipError(f"{path}: 'task_values' must be a JSON object")
-    return config
 
 
 def run_labels(summaries: list[dict[str, Any]]) -> list[str]:
@@ -120,6 +102,12 @@ def curves_figure(summaries: list[dict[str, Any]]):
             style = {"where": "post", "marker": "o", "markersize": 3}  # markers keep a one-trial run visible
             (line,) = by_count.step([p["evaluations"] for p in points], rewards, label=labels[index], **style)
             by_time.step([p["seconds"] for p in points], rewards, color=line.get_color(), **style)
+            baseline = summaries[index].get("baseline")
+            if baseline is not None:  # what the observation itself scores: candidates below it beat nothing
+                for axis in (by_count, by_time):
+                    axis.axhline(baseline["reward"], color=line.get_color(), linestyle="--", linewidth=1)
+                by_count.plot([], [], color=line.get_color(), linestyle="--", linewidth=1,
+                              label=f"{labels[index]}: {baseline['name']} input")
         by_count.set(xlabel="evaluations", ylabel=ylabel, title=f"{task}: best {reward} by evaluations")
         by_time.set(xlabel="wall-clock time (s)", ylabel=ylabel, title=f"{task}: best {reward} by time")
         by_count.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -25,8 +25,10 @@ from nasdip.arch.document import Arch
 from nasdip.errors import NasdipError, UsageError
 from nasdip.fit.inputs import degrade_set, folder_images, observed_set
 from nasdip.fit.problem import Problem
+from nasdip.fit.restoration import gallery
 from nasdip.io.builtin import builtin_regions
 from nasdip.runinfo import RunInfo
+from nasdip.search.baseline import input_baseline
 from nasdip.search.executor import Executor
 from nasdip.search.jobs import EvalJob, EvalOutcome
 from nasdip.search.records import DUPLICATE, FAILED, OK, SearchSummary, Trial
@@ -71,6 +73,7 @@ class SearchDriver:
         self.resumed_running: list = []  # [index, arch, rung] of the jobs an asynchronous schedule had running
         self.elapsed_before = 0.0
         self.session_start = time.perf_counter()
+        self.baseline = input_baseline(self.task, self._problems(self.top), self.reward)
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -128,7 +131,9 @@ class SearchDriver:
         leader = self._leader()
         if outcome.status == OK and (leader is None or job.rung > leader.rung or
                                      (job.rung == leader.rung and outcome.reward > leader.reward)):
-            self.best_output = outcome.outputs[0] if outcome.outputs else None
+            problems = self._problems(job.rung)
+            self.best_output = (gallery(self.task, problems, outcome.outputs)
+                                if len(outcome.outputs) == len(problems) else None)
             self._remember(trial)
             trial.best_reward = self._top_reward()
             self.run_dir.save_best(self._best_arch(), self.best_output)
@@ -158,6 +163,7 @@ class SearchDriver:
         for index, job in enumerate(jobs, start=first):
             key = (job.arch.digest, job.rung)
             if index in self.trials:
+                self._check_replay(index, job)
                 in_round.add(key)
                 continue  # finished before an interruption
             if key in self.by_digest or key in in_round:
@@ -172,6 +178,16 @@ class SearchDriver:
         rewards = [self.trials[index].reward for index in range(first, first + len(jobs))]
         self.searcher.tell_round([(job.arch, reward, job.rung) for job, reward in zip(jobs, rewards, strict=True)])
         self.schedule.completed(jobs, rewards)
+
+    def _check_replay(self, index: int, job: Job) -> None:
+        """A recorded trial met again (resuming a round, or replaying the trials log without the searcher's state)
+        must be the proposal it recorded."""
+        trial = self.trials[index]
+        if (trial.digest, trial.rung) != (job.arch.digest, job.rung):
+            raise NasdipError(f"{self.run_dir.path / 'trials.jsonl'}: trial {index} recorded architecture "
+                              f"{trial.digest} at rung {trial.rung}, but the searcher now proposes "
+                              f"{job.arch.digest} at rung {job.rung}: the log cannot be replayed (was state.pt "
+                              f"deleted from a search whose searcher does not replay?); start a new search")
 
     def _record_duplicate(self, index: int, round_: int, job: Job) -> Trial:
         """A trial repeating the reward of the evaluation of the same architecture at the same rung."""
@@ -192,6 +208,12 @@ class SearchDriver:
         for trial in self.run_dir.trials():
             self._remember(trial)
         state = self.run_dir.load_state() or {"round": 0, "proposed": 0, "elapsed": 0.0, "searcher": None}
+        running = {entry[0] for entry in state.get("running", [])}  # an asynchronous schedule's unfinished jobs
+        missing = [index for index in range(state["proposed"]) if index not in self.trials and index not in running]
+        if missing:
+            raise NasdipError(f"{self.run_dir.path / 'trials.jsonl'}: trials {missing[0]}-{missing[-1]} are missing, "
+                              f"though state.pt records {state['proposed']} proposals: restore the file, or start "
+                              f"a new search in another --run-dir")
         self.resumed_running = state.get("running", [])
         # Time already spent: up to the last trial recorded, which may be later than the last saved round.
         self.elapsed_before = max([state["elapsed"], *(trial.elapsed for trial in self.trials.values())])
@@ -313,11 +335,18 @@ class SearchDriver:
         self.schedule.completed([job], [reward])
 
     def run(self) -> SearchSummary:
-        """Search until the budget is spent, the searcher is finished or only duplicates come."""
-        round_, proposed, pending = self._load_progress()
-        settings = self.settings
-        executor = registry.get("executors", settings.executor)(
-            workers=settings.workers, trial_timeout=settings.trial_timeout, **settings.executor_options)
+        """Search until the budget is spent, the searcher is finished or only duplicates come (the run's lock is
+        released however it ends)."""
+        try:
+            round_, proposed, pending = self._load_progress()
+            settings = self.settings
+            executor = registry.get("executors", settings.executor)(
+                workers=settings.workers, trial_timeout=settings.trial_timeout, **settings.executor_options)
+            if self.baseline is not None:
+                self.run_dir.save_baseline(self.baseline)
+        except BaseException:
+            self.run_dir.unlock()
+            raise
         self.info.emit("run_started")
         try:
             with executor:
@@ -342,6 +371,7 @@ class SearchDriver:
             best_reward=best.reward if best else None, best_trial=best.index if best else None,
             best_arch=self._best_arch() if best else None, seconds=round(self.elapsed, 3), reason=reason,
             best_output=self.best_output, best_rung=best.rung if best else 0, rungs=len(self.ladder),
+            baseline=self.baseline,
         )
 
 
@@ -409,8 +439,10 @@ def start_search(settings: SearchSettings, run_dir: Path, images: Path | None,
     directory.check_new()
     driver = SearchDriver(settings, directory, problems, on_trial)
     directory.lock()
-    directory.create(settings.to_dict())
+    directory.check_new()  # again, now that the run is ours
+    # The problems first: config.json marks a run, so a run that has one can always resume.
     directory.save_problems({key: [p.to_dict() for p in problem_set] for key, problem_set in problems.items()})
+    directory.create(settings.to_dict())
     return driver
 
 
@@ -419,13 +451,24 @@ def resume_search(run_dir: Path, on_trial: Callable[[Trial], None] | None = None
     """A driver continuing the search in ``run_dir`` (optionally with a larger budget)."""
     directory = RunDirectory.open(run_dir)
     directory.lock()
-    settings = SearchSettings.from_dict(directory.config)
+    settings = recorded_settings(directory)
     if budget is not None and budget != settings.budget:
         settings.budget = budget
     stored = directory.load_problems()
-    if stored is None:
-        raise NasdipError(f"{run_dir}: the run has no problems.pt; it cannot be resumed")
+    if stored is None:  # never written (a kill or a full disk at the start) or damaged: the recorded seed rebuilds it
+        problems = search_problems(settings, None if settings.images == "builtin" else Path(settings.images))
+        directory.save_problems({key: [p.to_dict() for p in problem_set] for key, problem_set in problems.items()})
+        return SearchDriver(settings, directory, problems, on_trial)
     if isinstance(stored, list):  # written before fidelity ladders: one crop
         stored = {crop_key(settings.fidelity.crop): stored}
     problems = {key: [Problem.from_dict(p) for p in problem_set] for key, problem_set in stored.items()}
     return SearchDriver(settings, directory, problems, on_trial)
+
+
+def recorded_settings(directory: RunDirectory) -> SearchSettings:
+    """The settings in a run's ``config.json``; one line naming the file when they cannot be rebuilt."""
+    try:
+        return SearchSettings.from_dict(directory.config)
+    except (TypeError, KeyError, ValueError, AttributeError) as error:
+        raise NasdipError(f"{directory.path / 'config.json'}: not a search configuration nasdip can resume "
+                          f"({type(error).__name__}: {error})") from None

@@ -11,6 +11,8 @@ from nasdip.arch.document import Arch
 if TYPE_CHECKING:
     import torch
 
+    from nasdip.search.baseline import Baseline
+
 OK, FAILED, DUPLICATE = "ok", "failed", "duplicate"
 
 
@@ -85,7 +87,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 
 @dataclass
 class SearchSummary:
-    """A finished (or stopped) search: totals, the best architecture and why it ended."""
+    """A finished (or stopped) search: totals, the best architecture and why it ended, and what the observation
+    itself earns on the deployment rung's search images (``baseline``; ``None`` when nothing compares)."""
 
     run_dir: Path
     searcher: str
@@ -103,9 +106,16 @@ class SearchSummary:
     best_output: torch.Tensor | None = None
     best_rung: int = 0
     rungs: int = 1
+    baseline: Baseline | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {key: value for key, value in asdict(self).items() if key not in ("best_arch", "best_output")}
         data["run_dir"] = str(self.run_dir)
         data["best_arch"] = self.best_arch.to_dict() if self.best_arch else None
+        data["baseline"] = self.baseline.to_dict() if self.baseline else None
         return data
+
+    @property
+    def below_baseline(self) -> bool:
+        """Whether the best candidate scored below the observation itself (no candidate beat doing nothing)."""
+        return self.baseline is not None and self.best_reward is not None and self.best_reward < self.baseline.reward

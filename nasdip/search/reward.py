@@ -33,7 +33,9 @@ class Reward:
     then not fitted at all. ``needs_clean=False`` rewards use no ground truth (searches on observed images);
     ``needs_holdout`` rewards read the held-out pixels' error, so candidates are fitted with some held out.
     ``default`` marks the reward searches use when none is named; ``unit`` labels tables, plots and dashboards
-    (``dB``; empty for unitless rewards).
+    (``dB``; empty for unitless rewards). ``baseline`` names the task metric that scores like the reward
+    (``psnr``): a search then reports what the observation itself earns (the task's naive restoration: noisy,
+    bicubic, masked) beside its candidates; ``None`` when no such comparison exists.
     """
 
     name: str
@@ -44,6 +46,7 @@ class Reward:
     needs_holdout: bool = False
     default: bool = False
     unit: str = ""
+    baseline: str | None = None
 
     def __call__(self, context: RewardContext) -> float:
         return float(self.function(context))

@@ -107,6 +107,10 @@ class Schedule(ABC):
         """Whether the next round starts new candidates (a finished or converged searcher ends the search)."""
         return True
 
+    def planned_evaluations(self) -> int | None:
+        """How many evaluations the budget plans (for progress bars), or ``None`` when results decide it."""
+        return None
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 
@@ -118,6 +122,9 @@ class SingleFidelity(Schedule):
     """Every candidate at the one fidelity; ``budget`` counts evaluations."""
 
     name = "none"
+
+    def planned_evaluations(self):
+        return self.budget
 
     def exhausted(self, evaluated):
         return evaluated >= self.budget
@@ -154,6 +161,15 @@ class SuccessiveHalving(Schedule):
 
     def bracket_sizes(self) -> list[int]:
         return [self.eta ** (self.rungs - 1)]
+
+    def planned_evaluations(self):
+        """Every bracket's candidates at its first rung, and the survivors (a ``1/eta`` each time) above it."""
+        total = 0
+        for index, size in enumerate(self.brackets):
+            for _ in range(self.start_rung(index), self.rungs):
+                total += size
+                size = max(1, size // self.eta)
+        return total
 
     def start_rung(self, bracket: int) -> int:
         return 0

@@ -7,10 +7,12 @@ from typing import Any
 
 from nasdip import __version__, registry
 from nasdip.errors import UsageError
+from nasdip.fit.device import resolve_device
+from nasdip.fit.inputs import check_crop
 from nasdip.fit.settings import FitSettings
 from nasdip.fit.task import Task
 from nasdip.nn.config import NetConfig
-from nasdip.options import resolve_values
+from nasdip.options import LEARNING_RATE, NETWORK_WIDTH, STEPS, checked, resolve_values
 from nasdip.search.jobs import Fidelity
 from nasdip.search.schedule import make_schedule
 
@@ -86,7 +88,9 @@ class SearchSettings:
         return make_schedule(self.schedule, len(self.rungs), self.budget, self.batch, self.eta)
 
     def validate(self) -> None:
-        """Every name registered and every plugin option valid (one-line errors), before anything is written."""
+        """Every name registered, every plugin option and every number in its range, each rung's crop at least the
+        task's minimum size and the device present (one-line errors), before anything is written: a search in
+        which every candidate must fail does not start."""
         for kind, name in (("searchers", self.searcher), ("spaces", self.space), ("tasks", self.task),
                            ("rewards", self.reward), ("executors", self.executor)):
             registry.get(kind, name)
@@ -99,9 +103,23 @@ class SearchSettings:
             raise UsageError(f"reward {self.reward!r} needs clean images; with --observed use a no-reference "
                              f"reward ({', '.join(no_reference_rewards())})")
         task = self.make_task()
+        self.check_fidelities(task)
         for rung in self.rungs:  # stopping settings against every rung's step cap
             self.fit_settings(task, rung)
         self.make_schedule()
+        resolve_device(self.device)
+
+    def check_fidelities(self, task: Task) -> None:
+        """Each rung's steps, width and crop within their ranges (the crop at least the task's minimum image side)
+        and the learning rate in range, as usage errors naming the option (settings may come from Python or an
+        edited ``config.json``, not only through the command line's types)."""
+        ladder = bool(self.ladder)
+        for rung in self.rungs:
+            checked(STEPS, rung.iters, "--max-iters" if ladder else "--iters")
+            checked(NETWORK_WIDTH, rung.width, "--ladder-widths" if ladder else "--width")
+            check_crop(task, rung.crop, "--ladder-crops" if ladder else "--crop")
+        if self.lr is not None:
+            checked(LEARNING_RATE, self.lr, "--lr")
 
     def make_task(self) -> Task:
         return registry.get("tasks", self.task)(**self.task_values)

@@ -101,3 +101,24 @@ def test_load_plugins_env_hides_the_example(installed_example):
     assert nasdip(env, "sample").returncode == 2
     env["NASDIP_LOAD_PLUGINS"] = "example"
     assert "example" in {row["name"] for row in json.loads(nasdip(env, "plugins", "--json").stdout)}
+
+
+def test_example_task_declares_ranges_and_a_minimum_size_for_its_blur(monkeypatch):
+    import torch
+
+    from nasdip.errors import NasdipError, UsageError
+
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    from nasdip_example.task import Deblurring, blur
+
+    assert Deblurring(blur=1.0).min_output_size() == 11  # SSIM's window; the 3-pixel reflected border fits
+    wide = Deblurring(blur=10.0)
+    assert wide.min_output_size() == 31  # the reflected border is 30 pixels
+    with pytest.raises(NasdipError, match=r"needs at least 31x31 pixels \(its restorations need at least 31x31"):
+        wide.observe(torch.rand(1, 3, 30, 40))
+    image = torch.rand(1, 3, 31, 31)
+    assert blur(wide.observe(image).observation, 10.0).shape == image.shape  # the smallest size runs
+    with pytest.raises(RuntimeError):  # one pixel fewer, the blur itself fails: the rule is not arbitrary
+        blur(torch.rand(1, 3, 30, 30), 10.0)
+    with pytest.raises(UsageError, match=r"^--blur must be in the range 0\.1<=x<=10, got 11\.0$"):
+        Deblurring(blur=11)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import warnings
 
 import pytest
 
@@ -202,3 +203,63 @@ def test_load_plugins_env_naming_an_unknown_plugin_warns(fake_plugins, monkeypat
                                             r"nasdip-walker.*\)$"):
         get_plugin_manager()
     assert "walker" in registry.names("searchers")
+
+
+JUNK_PLUGIN = """
+    import nasdip
+
+    @nasdip.hookimpl
+    def register_tasks(register):
+        register(42)
+"""
+
+TASK_RAISER_PLUGIN = """
+    import nasdip
+
+    @nasdip.hookimpl
+    def register_tasks(register):
+        raise RuntimeError("task table missing")
+"""
+
+
+def test_each_broken_plugin_gives_exactly_one_warning_line(plugin_distributions, runner):
+    from nasdip.cli import cli
+
+    plugin_distributions("importfail", "raise ImportError('no such thing')\n")
+    plugin_distributions("taskraiser", TASK_RAISER_PLUGIN)
+    plugin_distributions("junk", JUNK_PLUGIN)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # every warning issued, not only the first at each place
+        result = runner.invoke(cli, ["restore", "--task", "denoise", "--crop", "8", "--out", "out"])
+        listing = runner.invoke(cli, ["search", "--help"])
+    assert result.exit_code == 2 and "--crop 8 is too small" in result.output and listing.exit_code == 0
+    lines = [str(warning.message) for warning in caught if str(warning.message).startswith("nasdip: ")]
+    assert sorted(lines) == [
+        "nasdip: plugin 'importfail' from nasdip-importfail failed to load and is skipped: ImportError: no such thing",
+        "nasdip: plugin 'junk' registered an invalid task, skipped: expected a subclass of nasdip.Task, got 42",
+        "nasdip: plugin 'taskraiser' failed in register_tasks and its tasks are skipped: RuntimeError: task table "
+        "missing",
+    ]
+    assert all("\n" not in line for line in lines)
+
+
+def test_skipped_plugins_are_recorded_with_their_distribution(plugin_distributions):
+    plugin_distributions("importfail", "raise ImportError('no such thing')\n")
+    plugin_distributions("typo", MISSPELT_PLUGIN)
+    with pytest.warns(RuntimeWarning):
+        skipped = plugin_manager.skipped_plugins()
+    assert skipped["importfail"] == ("nasdip-importfail", "failed to load: ImportError: no such thing")
+    assert skipped["typo"][0] == "nasdip-typo" and "'register_searcher', which is not a nasdip hook" in skipped["typo"][1]
+
+
+def test_warn_once_warns_once_per_plugin_object_and_message():
+    first, second = object(), object()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            plugin_manager.warn_once(first, "plugin 'a' is broken")
+        plugin_manager.warn_once(first, "plugin 'a' is broken differently")
+        plugin_manager.warn_once(second, "plugin 'a' is broken")
+    assert [str(warning.message) for warning in caught] == [
+        "nasdip: plugin 'a' is broken", "nasdip: plugin 'a' is broken differently", "nasdip: plugin 'a' is broken"]
+    assert all(warning.category is RuntimeWarning for warning in caught)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from nasdip import hookimpl, registry
@@ -157,3 +159,54 @@ def test_a_task_without_a_default_architecture_asks_for_one():
         Bare().arch_spec(None)
     assert Bare().arch_spec("dip-skip") == "dip-skip"
     assert registry.get("tasks", "sr")(scale=4).reference_specs() == ("dip-skip", "nasdip-sr")
+
+
+class Junk:
+    """Registers the integer 42 as a task, and fails to register its searchers."""
+
+    @hookimpl
+    def register_tasks(self, register):
+        register(42)
+
+    @hookimpl
+    def register_searchers(self, register):
+        raise RuntimeError("searcher table missing")
+
+
+def nasdip_warnings(caught) -> list[str]:
+    return [str(warning.message) for warning in caught if str(warning.message).startswith("nasdip: ")]
+
+
+def test_each_problem_of_a_plugin_is_warned_once_however_often_the_registry_is_looked_up(register_plugin):
+    register_plugin(Junk(), "junk")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # Python's own once-per-place filter must not be what hides repeats
+        for _ in range(3):
+            registry.names("tasks")
+            registry.get("tasks", "denoise")
+            registry.registrations("searchers")
+            registry.entries("searchers")
+    assert nasdip_warnings(caught) == [
+        "nasdip: plugin 'junk' registered an invalid task, skipped: expected a subclass of nasdip.Task, got 42",
+        "nasdip: plugin 'junk' failed in register_searchers and its searchers are skipped: RuntimeError: searcher "
+        "table missing"]
+
+
+def test_another_plugin_object_with_the_same_problem_is_warned_about_again(register_plugin):
+    register_plugin(Junk(), "junk-1")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        registry.names("tasks")
+        register_plugin(Junk(), "junk-2")
+        registry.names("tasks")
+        registry.names("tasks")
+    assert [line.split("'")[1] for line in nasdip_warnings(caught)] == ["junk-1", "junk-2"]
+
+
+def test_collect_reports_registrations_and_failures_without_warning(register_plugin, recwarn):
+    junk = register_plugin(Junk(), "junk")
+    found, failed = registry.collect("tasks")
+    assert ("junk", 42, junk) in found and failed == []
+    found, failed = registry.collect("searchers")
+    assert [(name, error) for name, error, _ in failed] == [("junk", "RuntimeError: searcher table missing")]
+    assert not nasdip_warnings(recwarn)

@@ -138,8 +138,9 @@ def test_resume_after_interrupt_with_the_process_executor(tmp_path, wait_for_tri
     victim = nasdip_process(*args, "--run-dir", str(tmp_path / "cut"))
     wait_for_trials(tmp_path / "cut" / "trials.jsonl", 3)
     victim.send_signal(signal.SIGINT)  # Ctrl-C
-    assert victim.wait(timeout=60) == 130
-    assert "continue with: nasdip search --resume" in victim.stderr.read()
+    _, errors = victim.communicate(timeout=60)  # reads while waiting: a full stderr pipe cannot block the search
+    assert victim.returncode == 130, errors
+    assert "continue with: nasdip search --resume" in errors
     resumed = nasdip_process("search", "--resume", "--run-dir", str(tmp_path / "cut"), "--quiet")
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
     cut, reference = records(tmp_path / "cut"), records(tmp_path / "whole")

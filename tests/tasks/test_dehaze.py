@@ -66,9 +66,10 @@ def test_grey_images_are_refused():
 
 @pytest.mark.parametrize(
     ("values", "message"),
-    [({"tv_weight": -0.1}, "--tv-weight must be at least 0, got -0.1"), ({"beta": 0.0}, "--beta must be above 0, got 0.0"),
-     ({"max_side": 4}, "--max-side must be at least 8, got 4"),
-     ({"guide_radius": -1}, "--guide-radius must be at least 0, got -1"),
+    [({"tv_weight": -0.1}, "--tv-weight must be in the range 0<=x<=100, got -0.1"),
+     ({"beta": 0.0}, "--beta must be in the range 0<x<=20, got 0.0"),
+     ({"max_side": 4}, "--max-side must be in the range 16<=x<=16384, got 4"),
+     ({"guide_radius": -1}, "--guide-radius must be in the range 0<=x<=1000, got -1"),
      ({"beta": float("inf")}, "--beta must be a finite number, got inf")],
 )
 def test_out_of_range_options_are_usage_errors(values, message):
@@ -124,3 +125,11 @@ def test_automatic_stopping_and_held_out_pixels_work_for_two_networks():
     assert result.stop_reason in ("detected", "cap") and 10 <= result.metrics["stop_step"] <= result.iters
     assert len(result.heldout) == result.iters and all(v == v for v in result.heldout)  # finite, not NaN
     assert 5 < result.metrics["holdout_psnr"] < 50 and "transmission" in result.extras
+
+
+def test_a_photo_downscaled_below_the_minimum_size_is_refused():
+    # 12 x 2000 passes the 11-pixel minimum, but --max-side 512 shrinks it to 3 x 512: too small to restore.
+    with pytest.raises(NasdipError, match=r"^the hazy image downscaled to --max-side 512 is 512x3; task 'dehaze' needs "
+                                          r"at least 11x11 pixels"):
+        dehaze().observe(torch.rand(1, 3, 12, 2000))
+    assert dehaze().observe(torch.rand(1, 3, 50, 2000)).observation.shape[-2:] == (13, 512)

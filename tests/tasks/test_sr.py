@@ -50,8 +50,11 @@ def test_metrics_are_on_y_with_the_border_shaved():
 def test_observe_scales_the_output_and_refuses_tiny_images():
     problem = sr(4).observe(torch.rand(1, 3, 10, 12))
     assert problem.output_size == (40, 48) and problem.clean is None
-    with pytest.raises(NasdipError, match=r"the low-resolution image is 3x3; task 'sr' needs at least 4x4"):
-        sr(4).observe(torch.rand(1, 3, 3, 3))
+    with pytest.raises(NasdipError, match=r"^the low-resolution image is 4x4; task 'sr' needs at least 5x5 pixels "
+                                          r"\(SSIM's 11x11 window must fit in the restoration after shaving 4 "
+                                          r"border pixels\); use a larger image$"):
+        sr(4).observe(torch.rand(1, 3, 4, 4))
+    sr(4).observe(torch.rand(1, 3, 5, 5))  # a 20x20 restoration: 12x12 after the shave
 
 
 def test_x2_on_a_real_crop_comes_close_to_bicubic():

@@ -32,8 +32,9 @@ def register_tasks(register) -> None:
 def register_commands(cli: click.Group) -> None:
     @cli.command(name="sample")
     @click.option("--space", default="nasdip", show_default=True, help="Search space to sample.")
-    @click.option("-n", "count", default=1, show_default=True, help="How many architectures.")
-    @click.option("--seed", default=0, show_default=True, help="Random seed.")
+    @click.option("-n", "count", type=click.IntRange(1, 10_000), default=1, show_default=True,
+                  help="How many architectures.")
+    @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Random seed.")
     def sample(space: str, count: int, seed: int) -> None:
         """Print random architectures of a search space as JSON documents (example plugin)."""
         chosen = nasdip.registry.get("spaces", space)

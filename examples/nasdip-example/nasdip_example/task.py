@@ -18,9 +18,14 @@ if TYPE_CHECKING:
     from nasdip import ImageInfo
 
 
+def blur_radius(sigma: float) -> int:
+    """Half the side of the blur's kernel (about 3 sigma)."""
+    return max(1, round(3 * sigma))
+
+
 def blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     """``image`` blurred by a Gaussian of standard deviation ``sigma`` pixels (a kernel of about 6 sigma)."""
-    size = 2 * max(1, round(3 * sigma)) + 1
+    size = 2 * blur_radius(sigma) + 1
     return gaussian_blur2d(image, (size, size), (sigma, sigma), border_type="reflect")
 
 
@@ -30,11 +35,15 @@ class Deblurring(Task):
     name = "deblur"
     help = "Gaussian deblurring (example plugin)"
     options = (
-        Option("blur", float, 2.0, "Standard deviation of the Gaussian blur, in pixels."),
-        Option("noise", float, 2.0, "Standard deviation of the added noise on the 0-255 scale."),
+        Option("blur", float, 2.0, "Standard deviation of the Gaussian blur, in pixels.", min=0.1, max=10),
+        Option("noise", float, 2.0, "Standard deviation of the added noise on the 0-255 scale.", min=0, max=255),
     )
     baseline_name = "blurred"
     default_arch = "dip-skip"
+
+    def min_output_size(self) -> int:
+        """The blur's reflected border must be narrower than the image, besides the metrics' own minimum."""
+        return max(super().min_output_size(), blur_radius(self.values["blur"]) + 1)
 
     def settings(self) -> FitSettings:
         return FitSettings(iters=2000, lr=0.01, reg_noise=0.03)

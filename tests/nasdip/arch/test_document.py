@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -69,3 +70,36 @@ def test_unreadable_and_malformed_files(tmp_path):
 def test_from_dict_keeps_meta():
     arch = Arch.from_dict(document(meta={"found_by": "rl"}))
     assert arch.meta == {"found_by": "rl"}
+
+
+def test_a_file_larger_than_the_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from nasdip.arch import document
+
+    arch = presets()["dip-skip"]
+    text = document.dumps(arch)
+    path = tmp_path / "padded.json"
+    path.write_text(text + " " * (document.MAX_DOCUMENT_BYTES - len(text)))  # exactly the limit: a document
+    assert read_arch_file(path) == arch
+    path.write_text(text + " " * (document.MAX_DOCUMENT_BYTES - len(text) + 1))
+    with pytest.raises(ArchError, match=r"^.*padded\.json: larger than 1 MiB, so not an architecture document \(those "
+                                        r"are a few kB of JSON\); check the path$"):
+        read_arch_file(path)
+    read = []
+    original = document.Path.open
+
+    def counting(self, *args, **kwargs):
+        handle = original(self, *args, **kwargs)
+        real_read = handle.read
+        handle.read = lambda size=-1: read.append(size) or real_read(size)
+        return handle
+
+    monkeypatch.setattr(document.Path, "open", counting)
+    with pytest.raises(ArchError):
+        read_arch_file(path)
+    assert read == [document.MAX_DOCUMENT_BYTES + 1]  # one bounded read, never the whole file
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+def test_an_endless_file_is_refused():
+    with pytest.raises(ArchError, match=r"^/dev/zero: larger than 1 MiB"):
+        resolve_arch("/dev/zero")

@@ -12,7 +12,8 @@ from nasdip.cli import cli
 from nasdip.search.records import Trial
 from nasdip.search.rundir import RunDirectory
 
-HEADER = f"{'run':28} {'searcher':10} {'task':18} {'trials':>6} {'failed':>6} {'best':>8} {'seconds':>8}"
+LEGEND = ("best: the best reward ({rewards}) at the top rung; input: what the observation itself scores (the task's "
+          "naive restoration: noisy, bicubic, masked input)")
 
 
 def summary_line(choices: dict, space: str = "nasdip") -> str:
@@ -44,20 +45,23 @@ def test_the_table_has_one_row_per_run_in_order(runner, two_runs):
     rewards = [reward for _, reward in samples if reward is not None]
     best = max(rewards)
     lines = invoke(runner, first, second).splitlines()
-    assert lines[0] == HEADER
-    assert lines[1] == f"{'random-sr':28} {'random':10} {'sr (scale=4)':18} {6:>6} {1:>6} {best:>8.3f} {5:>8.0f}"
+    assert lines[0].split() == ["run", "searcher", "task", "trials", "failed", "best", "input", "seconds"]
+    assert lines[1].split() == ["random-sr", "random", "sr", "(scale=4)", "6", "1", f"{best:.3f}", "-", "5"]
     best_choices = next(choices for choices, reward in samples if reward == best)
     assert lines[2] == summary_line(best_choices)
-    assert lines[3] == f"{'denoise-all-failed':28} {'random':10} {'denoise (sigma=25.':18} {2:>6} {2:>6} {'-':>8} {1:>8.0f}"
-    assert len(lines) == 4  # no architecture line for a run without a best
+    assert lines[3].split() == ["denoise-all-failed", "random", "denoise", "(sigma=25.0)", "2", "2", "-", "-", "1"]
+    assert len(lines[0]) == len(lines[1]) == len(lines[3])  # aligned columns
+    assert lines[4] == LEGEND.format(rewards="psnr, ssim")
+    assert len(lines) == 5  # no architecture line for a run without a best
 
 
-def test_long_run_names_and_tasks_are_cut_to_their_columns(runner, tmp_path, search_run, synthetic_samples):
+def test_long_run_names_and_tasks_are_never_cut(runner, tmp_path, search_run, synthetic_samples):
     _, samples = synthetic_samples(1)
-    run = search_run(tmp_path / ("evolution-" + "x" * 40), samples, task="inpaint")
-    row = invoke(runner, run).splitlines()[1]
-    assert row.startswith(("evolution-" + "x" * 40)[:28] + " random     ")
-    assert len(row) == len(HEADER)
+    name = "evolution-" + "x" * 40
+    run = search_run(tmp_path / name, samples, task="inpaint")
+    header, first = invoke(runner, run).splitlines()[:2]
+    assert first.startswith(f"{name} random   inpaint (")
+    assert len(first) == len(header) and header.split()[-5:] == ["best", "(dB)", "input", "(dB)", "seconds"]
 
 
 def test_json_summaries_match_the_trials(runner, two_runs):
@@ -129,7 +133,7 @@ def test_a_multi_fidelity_run_is_judged_at_its_top_rung(runner, tmp_path, synthe
               record(3, choices[1], 24.0, rung=1, iters=20), record(4, choices[3], None, "failed")]
     run = write_run(tmp_path / "ladder", config, trials)
     lines = invoke(runner, run).splitlines()
-    assert lines[1] == f"{'ladder':28} {'evolution':10} {'sr (scale=2)':18} {5:>6} {1:>6} {24.0:>8.3f} {50:>8.0f}"
+    assert lines[1].split() == ["ladder", "evolution", "sr", "(scale=2)", "5", "1", "24.000", "-", "50"]
     assert lines[2] == ("    evaluations per rung (cheapest first): 4 1; best at the top rung (the deployment "
                         "fidelity)")
     assert lines[3] == summary_line(choices[1])
@@ -142,7 +146,7 @@ def test_plot_writes_the_curves_and_says_so(runner, two_runs, tmp_path):
     first, second, _ = two_runs
     plot = tmp_path / "figures" / "curves.png"
     lines = invoke(runner, first, second, "--plot", plot).splitlines()
-    assert lines[-1] == f"wrote {plot}" and lines[0] == HEADER
+    assert lines[-1] == f"wrote {plot}" and lines[0].split()[:3] == ["run", "searcher", "task"]
     assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
@@ -166,3 +170,15 @@ def test_compare_needs_a_run_directory(runner, tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     result = runner.invoke(cli, ["compare", str(tmp_path / "notes.txt")])
     assert result.exit_code == 2 and "is a file" in result.output
+
+
+def test_the_observation_baseline_is_in_the_table_and_the_json(runner, two_runs):
+    from nasdip.search.baseline import Baseline
+
+    first, second, _ = two_runs
+    RunDirectory.open(first).save_baseline(Baseline("bicubic", 21.5, {"psnr": 21.5, "ssim": 0.61}))
+    lines = invoke(runner, first, second).splitlines()
+    assert lines[1].split()[-2:] == ["21.500", "5"] and lines[3].split()[-2:] == ["-", "1"]
+    rows = json.loads(invoke(runner, first, second, "--json"))
+    assert rows[0]["baseline"] == {"name": "bicubic", "reward": 21.5, "metrics": {"psnr": 21.5, "ssim": 0.61}}
+    assert rows[1]["baseline"] is None

@@ -46,9 +46,17 @@ def test_builtin_commands_are_listed_by_their_summaries(runner):
 
 
 def test_unknown_command_is_a_usage_error(runner):
-    result = runner.invoke(cli, ["serch"])
+    result = runner.invoke(cli, ["xyzzy"])
     assert result.exit_code == 2
-    assert "No such command 'serch'" in result.output
+    assert result.output == "Error: No such command 'xyzzy'. (see 'nasdip --help')\n"
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("serch", "search"), ("serach", "search"), ("restor", "restore"),
+                                              ("arch", "archs")])
+def test_a_mistyped_command_gets_the_closest_one(runner, typed, meant):
+    result = runner.invoke(cli, [typed])
+    assert result.exit_code == 2
+    assert result.output == f"Error: No such command {typed!r}. Did you mean {meant!r}? (see 'nasdip --help')\n"
 
 
 def test_hook_register_commands(runner, register_plugin):

@@ -35,7 +35,9 @@ def test_finite_values_pass(args, expected):
     [
         (["--lr", "nan"], "Invalid value for '--lr': 'nan' is not a finite number."),
         (["--lr", "inf"], "Invalid value for '--lr': 'inf' is not a finite number."),
-        (["--lr", "0"], "Invalid value for '--lr': 0.0 is not in the range x>0."),
+        (["--lr", "0"], "Invalid value for '--lr': 0.0 is not in the range 0<x<=10.0."),
+        (["--lr", "1e300"], "Invalid value for '--lr': 1e+300 is not in the range 0<x<=10.0."),
+        (["--lr", "10.5"], "Invalid value for '--lr': 10.5 is not in the range 0<x<=10.0."),
         (["--lr", "fast"], "Invalid value for '--lr': 'fast' is not a valid float."),
         (["--weight", "-Infinity"], "Invalid value for '--weight': '-Infinity' is not a finite number."),
         (["--weight", "NaN"], "Invalid value for '--weight': 'NaN' is not a finite number."),
@@ -60,5 +62,52 @@ def test_max_seed_seeds_every_generator():
 
 def test_help_describes_only_real_bounds():
     help_text = " ".join(CliRunner().invoke(probe, ["--help"]).output.split())
-    assert "--lr NUMBER [x>0]" in help_text
+    assert "--lr NUMBER [0<x<=10.0]" in help_text
     assert "None" not in help_text
+
+
+def test_plugin_options_show_their_range_in_the_help(runner):
+    from nasdip.cli import cli
+
+    help_text = " ".join(runner.invoke(cli, ["restore", "--help"]).output.split())
+    assert "--sigma NUMBER denoise: Noise standard deviation on the 0-255 scale. [0<x<=255] (default 25.0)" in help_text
+    assert "--drop NUMBER inpaint: Fraction of pixels dropped when no --mask is given. [0<=x<1]" in help_text
+    assert "--width MULTIPLE OF 4" in help_text and "--iters INTEGER RANGE" in help_text
+
+
+def test_a_plugin_option_is_checked_against_the_chosen_plugins_range(register_plugin, runner):
+    # Two tasks declare --level with different ranges: the command line takes any number, the chosen task decides.
+    from nasdip import hookimpl
+    from nasdip.cli import cli
+    from nasdip.fit.problem import Problem
+    from nasdip.fit.settings import FitSettings
+    from nasdip.fit.task import Task
+    from nasdip.options import Option
+
+    def make(name, high):
+        class Level(Task):
+            options = (Option("level", float, 0.5, "A level.", min=0, max=high),)
+
+            def settings(self):
+                return FitSettings()
+
+            def degrade(self, clean, generator, name="image"):
+                return Problem(clean, tuple(clean.shape[-2:]), clean=clean, name=name)
+
+            def observe(self, observation, info=None, name="image"):
+                return Problem(observation, tuple(observation.shape[-2:]), name=name, info=info)
+
+        Level.name = name
+        return Level
+
+    class Plugin:
+        @hookimpl
+        def register_tasks(self, register):
+            register(make("low", 1))
+            register(make("high", 5))
+
+    register_plugin(Plugin(), "levels")
+    refused = runner.invoke(cli, ["restore", "--task", "low", "--level", "2", "--crop", "8"])
+    assert refused.exit_code == 2 and "--level must be in the range 0<=x<=1, got 2.0" in refused.output
+    passed = runner.invoke(cli, ["restore", "--task", "high", "--level", "2", "--crop", "8"])
+    assert passed.exit_code == 2 and "--crop 8 is too small for task high (level=2.0)" in passed.output

@@ -113,3 +113,76 @@ def test_no_terminal_draws_nothing(monkeypatch):
     progress.callback(5, {"loss": 0.5})
     progress.close()
     assert progress.bar.disable and stream.getvalue() == ""
+
+
+# -- a search's progress ------------------------------------------------------------------------------------
+
+
+def search_driver(evaluated: int = 0, planned: int | None = 4):
+    """What :class:`SearchProgress` reads from a search driver."""
+    from nasdip.search.jobs import Fidelity
+
+    settings = SimpleNamespace(searcher="rl", space="nasdip", reward="psnr", budget=4, executor="serial")
+    return SimpleNamespace(settings=settings, reward=SimpleNamespace(unit="dB"), evaluated=evaluated,
+                           schedule=SimpleNamespace(planned_evaluations=lambda: planned),
+                           ladder=[Fidelity(300, 32, 16), Fidelity(1500, 96, 32)],
+                           task=SimpleNamespace(describe=lambda: "sr (scale=4)"),
+                           run_dir=SimpleNamespace(path="runs/rl-sr"))
+
+
+def trial(index, status="ok", reward=21.5, best=21.5, rung=0, **fields):
+    from nasdip.search.records import Trial
+
+    values = {"index": index, "round": 0, "arch": {}, "digest": "d", "status": status, "reward": reward,
+              "best_reward": best, "seconds": 12.34, "elapsed": 20.0, "rung": rung,
+              "fidelity": {"iters": 300, "crop": 32, "width": 16}, **fields}
+    return Trial(**values)
+
+
+def test_without_a_terminal_a_search_logs_one_line_per_trial():
+    from nasdip.cli.progress import SearchProgress
+
+    stream = io.StringIO()
+    progress = SearchProgress(quiet=False, stream=stream)
+    progress.start(search_driver(evaluated=1))
+    progress.on_trial(trial(1))
+    progress.on_trial(trial(2, "failed", reward=None, error="ValueError: no"))
+    progress.on_trial(trial(3, "duplicate", reward=21.5, duplicate_of=1))
+    progress.finish(SimpleNamespace(reason="budget reached", trials=4, evaluated=3, failed=1, seconds=61.2,
+                                    best_reward=21.5, best_trial=1))
+    progress.close()
+    assert stream.getvalue().splitlines() == [
+        "nasdip: search rl on nasdip for sr (scale=4): reward psnr, 4 evaluations at 300 steps, 32 px, width 16 -> "
+        "1500 steps, 96 px, width 32, executor serial, run directory runs/rl-sr; resuming after 1 evaluations",
+        "nasdip: trial 1 (rung 0, 300 steps, 32 px, width 16) ok: reward 21.500 dB in 12.3 s; best 21.500 dB",
+        "nasdip: trial 2 (rung 0, 300 steps, 32 px, width 16) failed after 12.3 s: ValueError: no; best 21.500 dB",
+        "nasdip: trial 3 (rung 0, 300 steps, 32 px, width 16) duplicate of trial 1: reward 21.500 dB; best 21.500 dB",
+        "nasdip: search finished (budget reached): 4 trials, 3 evaluated, 1 failed, in 61 s; best reward 21.500 dB "
+        "at trial 1",
+    ]
+
+
+def test_on_a_terminal_the_search_bar_counts_trials_and_parts_of_trials():
+    from nasdip.cli.progress import SearchProgress
+
+    stream = Terminal()
+    progress = SearchProgress(quiet=False, stream=stream)
+    progress.start(search_driver(evaluated=1))
+    assert (progress.bar.n, progress.bar.total) == (1, 4)
+    progress.on_step(2, 0.5)
+    assert progress.bar.n == 1.5
+    progress.on_trial(trial(2, best=22.0, rung=1))
+    assert progress.bar.n == 2 and progress.bar.postfix == "best=22.000 dB, last=21.500 dB, rung=1"
+    progress.close()
+    assert "2.0/4 trials" in stream.getvalue() and "nasdip: trial" not in stream.getvalue()
+
+
+def test_quiet_shows_nothing():
+    from nasdip.cli.progress import SearchProgress
+
+    stream = Terminal()
+    progress = SearchProgress(quiet=True, stream=stream)
+    progress.start(search_driver())
+    progress.on_trial(trial(0))
+    progress.close()
+    assert stream.getvalue() == "" and progress.bar is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import struct
 import zlib
@@ -99,7 +100,7 @@ def test_inpainting_with_a_mask_file(runner, tmp_path):
     [
         (None, ["missing.png", "--task", "denoise"], 1, "missing.png: no such image file"),
         ("text", ["{dir}/bad.png", "--task", "denoise"], 1, "bad.png: not an image file nasdip can read"),
-        ("tiny", ["{dir}/tiny.png", "--task", "denoise"], 1, "image is 4x4; task 'denoise' needs at least 8x8 pixels"),
+        ("tiny", ["{dir}/tiny.png", "--task", "denoise"], 1, "image is 4x4; task 'denoise' needs at least 11x11 pixels"),
         ("mask", ["{dir}/photo.png", "--task", "inpaint", "--mask", "{dir}/mask.png"], 1,
          "mask.png: mask is 8x8 but the image is 16x16"),
         ("photo", ["{dir}/photo.png", "--task", "denoise", "--scale", "2"], 2,
@@ -211,3 +212,13 @@ def test_compile_flag_compiles_the_network_and_is_reported(runner, tmp_path, mon
     assert compiled == [("PaddedNet", {"dynamic": False})] and json.loads(result.output)["compiled"] is True
     text = run(runner, "--task", "denoise", "--crop", "32", "--out", str(tmp_path)).output
     assert len(compiled) == 1 and "cpu, fp32)" in text
+
+
+def test_a_restoration_below_its_input_is_warned_about(runner, tmp_path):
+    """Two steps of a fresh network score far below the noisy input: the user is told, in one line."""
+    result = runner.invoke(cli, ["restore", "--task", "denoise", "--crop", "32", "--iters", "2", "--width", "8",
+                                 "--device", "cpu", "--quiet", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (warning,) = [line for line in result.stderr.splitlines() if line.startswith("Warning")]
+    assert re.fullmatch(r"Warning: the restoration \(PSNR \d+\.\d\d dB\) scores below the noisy input \(\d+\.\d\d dB\): "
+                        r"fit longer \(--iters\), stop automatically \(--stop auto\) or try another --arch", warning)

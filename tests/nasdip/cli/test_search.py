@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -39,7 +41,7 @@ def test_search_json_then_compare(runner, tmp_path):
                                      "upsample-cell", "--budget", "3", "--run-dir", str(tmp_path / searcher), "--json",
                                      *TINY])
         assert result.exit_code == 0, result.output
-        summary = json.loads(result.output)
+        summary = json.loads(result.stdout)
         assert summary["evaluated"] == 3 and summary["best_arch"]["space"] == "upsample-cell"
     result = runner.invoke(cli, ["compare", str(tmp_path / "random"), str(tmp_path / "rl"), "--plot",
                                  str(tmp_path / "curves.png"), "--json"])
@@ -77,6 +79,19 @@ def test_kill_minus_9_then_resume_gives_the_uninterrupted_trials(tmp_path, wait_
         [(t["digest"], t["status"], t["reward"]) for t in whole]
     assert json.loads((tmp_path / "killed" / "best.json").read_text())["choices"] == \
         json.loads((tmp_path / "whole" / "best.json").read_text())["choices"]
+
+
+def test_sigterm_stops_the_search_with_the_resume_hint(tmp_path, wait_for_trials):
+    """A batch system's SIGTERM: the trial in progress is recorded, the resume command printed, exit code 143."""
+    run = tmp_path / "run"
+    victim = nasdip("search", "--searcher", "random", "--task", "denoise", "--space", "upsample-cell", "--budget", "50",
+                    "--run-dir", str(run), *TINY)
+    wait_for_trials(run / "trials.jsonl", 1)
+    victim.send_signal(signal.SIGTERM)
+    _, errors = victim.communicate(timeout=60)
+    assert victim.returncode == 143, errors
+    assert f"continue with: nasdip search --resume --run-dir {run}" in errors
+    assert 1 <= len(records(run)) < 50
 
 
 def degraded_folder(tmp_path, count=2, side=40):
@@ -177,6 +192,36 @@ def test_resume_refuses_changed_settings(runner, tmp_path):
         assert f"{flag} cannot be changed on --resume" in result.output
 
 
+def test_resume_accepts_the_recorded_options_repeated(runner, tmp_path):
+    """Up-arrow and --resume: the original command line with --resume (and a larger --budget) continues the run."""
+    run = tmp_path / "run"
+    original = ["search", "--searcher", "random", "--task", "sr", "--scale", "4", "--space", "upsample-cell",
+                "--seed", "2", "--run-dir", str(run), *TINY]
+    assert runner.invoke(cli, [*original, "--budget", "1"]).exit_code == 0
+    result = runner.invoke(cli, [*original, "--budget", "2", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert len(records(run)) == 2
+    changed = runner.invoke(cli, [*original, "--budget", "2", "--resume", "--seed", "5"])
+    assert changed.exit_code == 2
+    assert "--seed cannot be changed on --resume: the run recorded 2, the command gives 5" in changed.output
+
+
+def test_the_summary_prints_the_baseline_and_a_next_command_that_runs(runner, tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "sr", "--scale", "4", "--space",
+                                 "upsample-cell", "--budget", "1", "--run-dir", str(run), *TINY])
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((run / "baseline.json").read_text())
+    assert recorded["name"] == "bicubic" and recorded["reward"] == recorded["metrics"]["psnr"]
+    assert f"; bicubic input {recorded['reward']:.3f} dB" in result.output
+    line = next(line for line in result.output.splitlines() if line.strip().startswith("nasdip restore"))
+    command = shlex.split(line, comments=True)
+    assert command[:6] == ["nasdip", "restore", "--task", "sr", "--scale", "4"]
+    restored = runner.invoke(cli, [*command[1:], "--crop", "32", "--iters", "2", "--width", "8", "--quiet",
+                                   "--out", str(tmp_path / "out")])
+    assert restored.exit_code == 0, restored.output
+
+
 class AlwaysFails:
     @hookimpl
     def register_rewards(self, register):
@@ -245,3 +290,18 @@ def test_a_search_stuck_after_ctrl_c_leaves_after_the_grace_or_a_second_ctrl_c(g
     assert process.wait(timeout=within) == 130
     assert time.monotonic() - started < within
     assert process.stderr.read() == "interrupted; continue with: resume\n"
+
+
+def test_without_a_terminal_the_search_logs_a_line_per_trial(runner, tmp_path):
+    """A batch job's log: a start line, one line per trial with its reward and unit, a closing line."""
+    run = tmp_path / "run"
+    result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "sr", "--space", "upsample-cell",
+                                 "--budget", "2", "--run-dir", str(run), *[a for a in TINY if a != "--quiet"]])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("nasdip: ")]
+    assert lines[0].startswith("nasdip: search random on upsample-cell for sr (scale=4): reward psnr, 2 evaluations "
+                               "at 15 steps, 32 px, width 8, executor serial, run directory ")
+    for index, line in enumerate(lines[1:3]):
+        assert re.fullmatch(rf"nasdip: trial {index} \(rung 0, 15 steps, 32 px, width 8\) ok: reward \d+\.\d{{3}} dB "
+                            rf"in \d+\.\d s; best \d+\.\d{{3}} dB", line), line
+    assert lines[3].startswith("nasdip: search finished (budget reached): 2 trials, 2 evaluated, 0 failed, in ")

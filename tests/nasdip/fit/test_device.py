@@ -114,3 +114,51 @@ def test_bf16_support_on_a_gpu_asks_cuda(monkeypatch):
 
 def test_other_devices_have_no_native_bf16():
     assert bf16_supported(torch.device("meta")) is False
+
+
+def test_a_cuda_index_beyond_the_machines_gpus_is_a_one_line_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device("cuda") == CUDA
+    message = "device 'cuda:2' requested but this machine has 2 CUDA device(s), cuda:0 to cuda:1; use --device cpu"
+    with pytest.raises(NasdipError, match=f"^{re.escape(message)}$"):
+        resolve_device("cuda:2")
+
+
+@pytest.mark.parametrize(("built", "available", "message"), [
+    (False, False, "device 'mps' requested but this torch build has no MPS support; use --device cpu"),
+    (True, False, "device 'mps' requested but MPS is not available on this machine; use --device cpu"),
+])
+def test_mps_where_this_build_or_machine_lacks_it_is_a_one_line_error(monkeypatch, built, available, message):
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: built)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: available)
+    with pytest.raises(NasdipError, match=f"^{re.escape(message)}$"):
+        resolve_device("mps")
+
+
+def test_mps_where_it_is_available_resolves(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("mps") == torch.device("mps")
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("meta", "the meta device holds no data"),
+    ("xpu", "this torch build or machine has no xpu device"),
+])
+def test_other_devices_without_data_or_support_are_one_line_errors(monkeypatch, name, problem):
+    if hasattr(torch, "xpu"):
+        monkeypatch.setattr(torch.xpu, "is_available", lambda: False)
+    with pytest.raises(NasdipError, match=f"^{re.escape(f'device {name!r} requested but {problem}; use --device cpu')}$"):
+        resolve_device(name)
+
+
+def test_device_problem_touches_no_device(monkeypatch):
+    # Checking must not create a CUDA context (a search checks in the parent of its worker processes).
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for name in ("init", "_lazy_init"):
+        monkeypatch.setattr(torch.cuda, name, lambda: pytest.fail("CUDA was initialised"))
+    assert device.device_problem(torch.device("cuda:0")) is None
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)

@@ -9,14 +9,16 @@ import pytest
 import torch
 
 from nasdip import registry
-from nasdip.errors import NasdipError
+from nasdip.errors import NasdipError, UsageError
 from nasdip.fit.inputs import (
     BUILTIN_CROP,
     SEED_STRIDE,
     builtin_problem,
+    check_crop,
     degradation_generator,
     degrade_set,
     folder_images,
+    named,
     observed_set,
     user_problem,
 )
@@ -194,3 +196,52 @@ def test_a_ground_truth_with_other_channels_is_refused(denoise, tmp_path):
     gt = save_image(tmp_path / "grey.png", quantised(1, 1, 16, 16))
     with pytest.raises(NasdipError, match=f"^{re.escape(f'{gt}: has 1 channels but the image has 3')}$"):
         user_problem(denoise, image, gt)
+
+
+@pytest.mark.parametrize(("task", "crop", "smallest"), [("denoise", 10, 11), ("sr2", 15, 16)])
+def test_a_builtin_crop_below_the_tasks_minimum_is_a_usage_error(task, crop, smallest, request):
+    task = request.getfixturevalue(task)
+    with pytest.raises(UsageError, match=rf"^--crop {crop} is too small for task {re.escape(task.describe())}: it "
+                                         rf"needs at least {smallest}x{smallest} pixels \(.*\); use --crop "
+                                         rf"{smallest} or larger$"):
+        builtin_problem(task, seed=0, crop=crop)
+    problem = builtin_problem(task, seed=0, crop=smallest)  # the smallest crop named works
+    assert problem.clean.shape[-2:] == (smallest, smallest)
+
+
+def test_check_crop_names_the_flag_and_accepts_no_crop(denoise):
+    check_crop(denoise, None)
+    check_crop(denoise, 11, "--ladder-crops")
+    with pytest.raises(UsageError, match=r"^--ladder-crops 4 is too small .*; use --ladder-crops 11 or larger$"):
+        check_crop(denoise, 4, "--ladder-crops")
+
+
+def test_a_refused_image_of_a_set_is_named(denoise):
+    cleans = [("fine", quantised(1, 3, 16, 16)), ("small", quantised(1, 3, 9, 16))]
+    with pytest.raises(NasdipError, match=r"^small: image is 16x9; task 'denoise' needs at least 11x11 pixels"):
+        degrade_set(denoise, cleans, seed=0)
+
+
+def test_a_users_image_below_the_minimum_is_refused_naming_the_file(denoise, tmp_path):
+    save_image(tmp_path / "small.png", quantised(1, 3, 10, 30))
+    with pytest.raises(NasdipError, match=rf"^{re.escape(str(tmp_path / 'small.png'))}: image is 30x10; task "
+                                          r"'denoise' needs at least 11x11 pixels"):
+        user_problem(denoise, tmp_path / "small.png")
+    save_image(tmp_path / "enough.png", quantised(1, 3, 11, 30))
+    assert user_problem(denoise, tmp_path / "enough.png").output_size == (11, 30)
+
+
+def test_observed_images_below_the_minimum_are_refused_naming_the_file(sr2, tmp_path):
+    save_image(tmp_path / "low.png", quantised(1, 3, 7, 7))
+    with pytest.raises(NasdipError, match=r"low\.png: the low-resolution image is 7x7; task 'sr' needs at least 8x8"):
+        observed_set(sr2, tmp_path, crop=None)
+
+
+def test_named_keeps_a_message_that_names_the_image_already():
+    def refuse():
+        raise NasdipError("photo.png: no such image file")
+
+    with pytest.raises(NasdipError, match=r"^photo\.png: no such image file$"):
+        named("photo.png", refuse)
+    with pytest.raises(NasdipError, match=r"^other\.png: photo\.png: no such image file$"):
+        named("other.png", refuse)

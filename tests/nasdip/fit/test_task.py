@@ -52,12 +52,12 @@ class Penalised(Dimming):
 
 
 class Plain(Task):
-    """No options, a default architecture and references of its own, a smaller minimum size."""
+    """No options, a default architecture and references of its own, a minimum size of its own (above SSIM's)."""
 
     name = "plain"
     default_arch = "dip-skip"
     reference_archs = ("dip-skip", "nasdip-denoise")
-    min_size = 4
+    min_size = 16
 
     def settings(self):
         return FitSettings()
@@ -99,7 +99,7 @@ def test_a_task_needs_its_abstract_methods():
 
 def test_the_loss_is_the_mean_square_through_the_operator():
     task = Dimming(level=0.25)
-    problem = task.observe(random(1, 3, 8, 8, seed=1))
+    problem = Problem(random(1, 3, 8, 8, seed=1), (8, 8))
     output = random(1, 3, 8, 8, seed=2)
     expected = ((0.25 * output - problem.observation) ** 2).mean()
     torch.testing.assert_close(task.loss(output, problem), expected)
@@ -108,7 +108,7 @@ def test_the_loss_is_the_mean_square_through_the_operator():
 
 def test_the_weighted_loss_counts_only_the_weighted_pixels():
     task = Dimming()
-    problem = task.observe(random(1, 3, 8, 8, seed=1))
+    problem = Problem(random(1, 3, 8, 8, seed=1), (8, 8))
     output = random(1, 3, 8, 8, seed=2)
     weight = (random(1, 1, 8, 8, seed=3) < 0.5).float()
     squares = (0.5 * output - problem.observation) ** 2
@@ -121,7 +121,7 @@ def test_the_weighted_loss_counts_only_the_weighted_pixels():
 
 def test_the_regularizer_is_added_to_the_loss_but_not_to_the_heldout_error():
     plain, penalised = Dimming(), Penalised()
-    problem = plain.observe(random(1, 3, 8, 8, seed=1))
+    problem = Problem(random(1, 3, 8, 8, seed=1), (8, 8))
     output = random(1, 3, 8, 8, seed=2)
     heldout = torch.zeros(1, 1, 8, 8)
     heldout[..., :2, :] = 1.0
@@ -133,7 +133,7 @@ def test_the_regularizer_is_added_to_the_loss_but_not_to_the_heldout_error():
 
 def test_the_heldout_error_is_the_mean_square_residual_over_the_heldout_pixels():
     task = Dimming()
-    problem = task.observe(random(1, 3, 8, 8, seed=1))
+    problem = Problem(random(1, 3, 8, 8, seed=1), (8, 8))
     output = random(1, 3, 8, 8, seed=2)
     heldout = torch.zeros(1, 1, 8, 8)
     heldout[..., 3, 5] = heldout[..., 6, 0] = 1.0
@@ -199,20 +199,60 @@ def test_reference_specs_default_to_the_default_architecture():
     assert OneReference().reference_specs() == ("dip-skip",)
 
 
-@pytest.mark.parametrize(("shape", "what", "message"), [
-    ((1, 3, 7, 9), "image", "image is 9x7; task 'dim' needs at least 8x8 pixels"),
-    ((1, 3, 12, 5), "the low-resolution image", "the low-resolution image is 5x12; task 'dim' needs at least 8x8 pixels"),
+class Shaved(Dimming):
+    """A task whose metrics shave 3 border pixels off the restoration, and whose observation is half its size."""
+
+    name = "shaved"
+
+    def metric_border(self):
+        return 3
+
+    def min_input_size(self, observed=False):
+        return -(-self.min_output_size() // 2) if observed else self.min_output_size()
+
+
+SSIM_REASON = "SSIM's 11x11 window must fit in the restoration"
+
+
+@pytest.mark.parametrize(("task", "shape", "what", "observed", "message"), [
+    (Dimming(), (1, 3, 7, 9), "image", False,
+     f"image is 9x7; task 'dim' needs at least 11x11 pixels ({SSIM_REASON}); use a larger image"),
+    (Dimming(), (1, 3, 12, 10), "the low-resolution image", True,
+     f"the low-resolution image is 10x12; task 'dim' needs at least 11x11 pixels ({SSIM_REASON}); use a larger image"),
+    (Plain(), (1, 3, 15, 40), "image", False,
+     "image is 40x15; task 'plain' needs at least 16x16 pixels (its restorations need at least 16x16 pixels); use a "
+     "larger image"),
+    (Shaved(), (1, 3, 16, 16), "image", False,
+     f"image is 16x16; task 'shaved' needs at least 17x17 pixels ({SSIM_REASON} after shaving 3 border pixels); "
+     "use a larger image"),
+    (Shaved(), (1, 3, 8, 8), "the observation", True,
+     f"the observation is 8x8; task 'shaved' needs at least 9x9 pixels ({SSIM_REASON} after shaving 3 border "
+     "pixels); use a larger image"),
 ])
-def test_check_size_refuses_small_images(shape, what, message):
+def test_check_size_refuses_small_images_naming_the_smallest(task, shape, what, observed, message):
     with pytest.raises(NasdipError, match=f"^{re.escape(message)}$"):
-        Dimming().check_size(torch.zeros(shape), what)
+        task.check_size(torch.zeros(shape), what, observed=observed)
+
+
+def test_the_minimum_size_follows_ssims_window_the_border_and_min_size():
+    assert (Dimming().min_output_size(), Shaved().min_output_size(), Plain().min_output_size()) == (11, 17, 16)
+    assert (Shaved().min_input_size(), Shaved().min_input_size(observed=True)) == (17, 9)
 
 
 def test_check_size_accepts_the_minimum():
-    Dimming().check_size(torch.zeros(1, 3, 8, 8))
-    Plain().check_size(torch.zeros(1, 3, 4, 4))
-    with pytest.raises(NasdipError, match=r"^image is 3x4; task 'plain' needs at least 4x4 pixels$"):
-        Plain().check_size(torch.zeros(1, 3, 4, 3))
+    Dimming().check_size(torch.zeros(1, 3, 11, 11))
+    Plain().check_size(torch.zeros(1, 3, 16, 16))
+    Shaved().check_size(torch.zeros(1, 3, 9, 9), observed=True)
+    with pytest.raises(NasdipError, match=r"^image is 16x15; task 'plain' needs at least 16x16 pixels"):
+        Plain().check_size(torch.zeros(1, 3, 15, 16))
+
+
+def test_an_image_of_the_minimum_size_is_scored_by_ssim():
+    # The rule is what the metrics need: at the minimum SSIM has one window, one pixel smaller it has none.
+    task, clean = Dimming(), random(1, 3, 11, 11, seed=8)
+    assert task.metrics(clean, clean)["ssim"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="SSIM needs images of at least 11x11 pixels"):
+        task.metrics(clean[..., :10, :10], clean[..., :10, :10])
 
 
 def test_describe_lists_the_option_values():

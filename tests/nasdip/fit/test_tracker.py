@@ -170,8 +170,8 @@ def test_inpainting_holds_out_known_pixels_only():
 
 def test_a_holdout_that_leaves_no_pixel_is_refused():
     task = registry.get("tasks", "denoise")()
-    problem = builtin_problem(task, seed=0, crop=8)
-    message = ("a held-out fraction of 0.0001 leaves no observed pixel out of 8x8; raise --holdout or use a "
+    problem = builtin_problem(task, seed=0, crop=11)  # the smallest crop denoising takes
+    message = ("a held-out fraction of 0.0001 leaves no observed pixel out of 11x11; raise --holdout or use a "
                "larger image")
     with pytest.raises(NasdipError, match=f"^{re.escape(message)}$"):
         heldout_mask(task, problem, 1e-4, 0)
@@ -182,9 +182,9 @@ def test_a_holdout_that_leaves_no_pixel_is_refused():
 
 def test_the_noise_input_is_uniform_at_the_output_size_and_seeded():
     task = registry.get("tasks", "sr")(scale=2)
-    problem = task.observe(random(1, 3, 6, 8))
+    problem = task.observe(random(1, 3, 8, 10))
     tracker = stub(task, problem, input_scale=0.1, seed=7)
-    expected = torch.rand(1, 2, 12, 16, generator=torch.Generator().manual_seed(7)) * 0.1
+    expected = torch.rand(1, 2, 16, 20, generator=torch.Generator().manual_seed(7)) * 0.1
     assert torch.equal(tracker.z, expected)
     assert tracker.z.min() >= 0 and tracker.z.max() < 0.1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -184,3 +185,29 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
+
+
+@pytest.mark.parametrize(("orientation", "turn"), [(1, 0), (3, 2), (6, -1), (8, 1)])
+def test_the_exif_orientation_is_applied(tmp_path, orientation, turn):
+    # Stored: a wide grey ramp, dark on the left. Shown (and restored): rotated as the EXIF tag says; orientation 6
+    # is a camera held upright, stored 90 degrees anticlockwise.
+    stored = np.tile(np.linspace(0, 255, 24).astype(np.uint8), (12, 1))
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    image.save(tmp_path / "photo.jpg", exif=exif.tobytes(), quality=100)
+    loaded, info = load_image(tmp_path / "photo.jpg")
+    expected = torch.rot90(torch.from_numpy(stored / 255.0).float(), turn)
+    assert loaded.shape[-2:] == expected.shape and info.channels == 1
+    assert (loaded[0, 0] - expected).abs().max() < 0.05
+
+
+def test_pillows_large_image_warning_is_silenced_where_nasdip_decides(tmp_path):
+    # 100 megapixels: above Pillow's warning limit (89 MP), below nasdip's refusal (179 MP); the file holds no
+    # pixels, so nasdip refuses it as damaged, in one line and without Pillow's warning before it.
+    (tmp_path / "large.bmp").write_bytes(bmp_claiming(10000, 10000))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(NasdipError, match=r"large\.bmp: cannot read image \(image file is truncated"):
+            load_image(tmp_path / "large.bmp")
+    assert [str(warning.message) for warning in caught] == []

@@ -74,3 +74,13 @@ def test_batch_gives_one_value_per_image():
     values = psnr(a, b)
     assert values.shape == (3,)
     np.testing.assert_allclose(values[1].item(), psnr(a[1:2], b[1:2]).item(), rtol=1e-6)
+
+
+def test_ssim_needs_its_window_after_the_shave():
+    image = torch.rand(1, 3, 19, 19, generator=torch.Generator().manual_seed(0))
+    assert ssim(image, image, border=4).item() == pytest.approx(1.0)  # 11x11 left: one window
+    with pytest.raises(ValueError, match=r"^SSIM needs images of at least 11x11 pixels after shaving 4 border pixels, "
+                                         r"got 10x10$"):
+        ssim(image[..., :18, :18], image[..., :18, :18], border=4)
+    with pytest.raises(ValueError, match="got 0x0"):
+        ssim_y(image[..., :8, :8], image[..., :8, :8], border=4)

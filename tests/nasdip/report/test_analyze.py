@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from nasdip.arch.space import Decision
@@ -117,8 +119,32 @@ def test_figure_has_labelled_importances_and_choices(tmp_path, synthetic_samples
     assert [label.get_text() for label in bars.get_yticklabels()] == [effect.name for effect in ranked][::-1]
     assert len(panels) == 6
     spatial = panels[0]
-    assert spatial.get_title() == f"spatial (importance {analysis.decisions[0].importance:.2f})"
+    assert spatial.get_title() == (f"spatial (importance {analysis.decisions[0].importance:.2f})\n"
+                                   f"x2 spatial step of every upsampler")  # what the decision means
     assert spatial.get_ylabel() == "mean psnr (dB)"
     counts = {choice.choice: choice.n for choice in analysis.decisions[0].choices if choice.n}
     assert [label.get_text() for label in spatial.get_xticklabels()] == [f"{c} (n={n})" for c, n in counts.items()]
     assert "task sr (scale=4), reward psnr (dB): 60 evaluated trials" in figure.get_suptitle()
+
+
+def test_too_few_trials_and_pooled_searchers_are_warned_about(tmp_path, synthetic_samples, search_run):
+    _, samples = synthetic_samples(6)
+    first = search_run(tmp_path / "random", samples[:3])
+    second = search_run(tmp_path / "rl", samples[3:])
+    config = json.loads((second / "config.json").read_text())
+    (second / "config.json").write_text(json.dumps({**config, "searcher": "rl"}))
+    analysis = analyze_runs([first, second])
+    assert analysis.searchers == ["random", "rl"]
+    assert analysis.warnings[0] == ("pooled the trials of different searchers (random, rl): they sample choices "
+                                    "differently, so the marginals mix their preferences")
+    assert analysis.warnings[1].startswith("6 evaluated trials for ")
+    assert "too few to tell their effects apart" in analysis.warnings[1]
+    lines = analysis_lines(analysis)
+    assert lines[1] == f"warning: {analysis.warnings[0]}" and lines[2] == f"warning: {analysis.warnings[1]}"
+    assert analysis.meanings["add4_e3"] == "add e3's features to decoder level add4"
+
+
+def test_enough_trials_give_no_warning(tmp_path, synthetic_samples, search_run):
+    _, samples = synthetic_samples(200)
+    analysis = analyze_runs([search_run(tmp_path / "a", samples)])
+    assert analysis.warnings == [] and analysis.searchers == ["random"]

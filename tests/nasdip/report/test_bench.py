@@ -10,13 +10,22 @@ import torch
 
 from nasdip import registry
 from nasdip.arch.catalog import presets
-from nasdip.fit.inputs import degrade_set
+from nasdip.fit.inputs import SEED_STRIDE, degrade_set
 from nasdip.fit.settings import FitSettings
 from nasdip.io.builtin import builtin_photo
 from nasdip.io.crops import center_crop, crop_square
 from nasdip.io.images import load_image, save_image
 from nasdip.nn.config import NetConfig
-from nasdip.report.bench import format_table, means, metric_keys, result_row, run_bench
+from nasdip.report.bench import (
+    RefusedImage,
+    bench_problem,
+    bench_problems,
+    format_table,
+    means,
+    metric_keys,
+    result_row,
+    run_bench,
+)
 from nasdip.runinfo import RunInfo
 
 SETTINGS = FitSettings(iters=3, device="cpu", precision="fp32", seed=0)
@@ -203,3 +212,25 @@ def test_format_table_of_means_uses_the_same_columns():
     lines = format_table(means(hand_rows(), KEYS), KEYS)
     assert lines[1:] == ["  noisy                      21.00          -  0.5500      -         -",
                          "  dip                        25.50      26.50  0.7500    150       3.0"]
+
+
+def test_an_image_the_task_refuses_gets_rows_with_its_reason_and_the_others_are_benchmarked(task, images, tmp_path):
+    save_image(tmp_path / "0_tiny.png", torch.rand(1, 3, 8, 9, generator=torch.Generator().manual_seed(0)))
+    (tmp_path / "1_broken.png").write_bytes(b"not a png")
+    arch = presets()["dip-skip"]
+    fits = []
+    rows = run_bench(task, [tmp_path / "0_tiny.png", tmp_path / "1_broken.png", *images], [arch], CONFIG, SETTINGS,
+                     crop=16, on_fit_start=lambda label, count: fits.append((label, count)))
+    assert [(r["image"], r["arch"], r.get("refused", False)) for r in rows] == [
+        ("0_tiny.png", "noisy", True), ("0_tiny.png", "dip-skip", True),
+        ("1_broken.png", "noisy", True), ("1_broken.png", "dip-skip", True),
+        ("a.png", "noisy", False), ("a.png", "dip-skip", False), ("b.png", "noisy", False), ("b.png", "dip-skip", False)]
+    assert rows[0]["size"] == "9x8" and rows[0]["error"].startswith("image is 9x8; task 'denoise' needs at least 11x11")
+    assert rows[2]["size"] == "-" and "1_broken.png: not an image file" in rows[2]["error"]
+    assert all(row["error"] is None for row in rows[4:]) and fits == [("a+b/dip-skip", 2)]
+    # The good images keep the observation (seed) of their position in the folder: index 2 and 3.
+    expected = bench_problems(task, [tmp_path / "0_tiny.png", tmp_path / "1_broken.png", *images], 16, SETTINGS.seed)
+    alone = bench_problem(task, images[0], 16, SETTINGS.seed + 2 * SEED_STRIDE)
+    assert isinstance(expected[0], RefusedImage) and torch.equal(expected[2].observation, alone.observation)
+    summary = {entry["arch"]: entry for entry in means(rows, KEYS)}
+    assert (summary["dip-skip"]["images"], summary["dip-skip"]["failed"]) == (2, 2)

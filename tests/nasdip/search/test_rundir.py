@@ -22,7 +22,8 @@ from nasdip.rng import load_python_rng_state, python_rng_state
 from nasdip.search.records import Trial
 from nasdip.search.rundir import LOCK_FILE, RunDirectory
 
-CONFIG = {"searcher": "random", "task": "denoise", "space": "dip", "seed": 0}
+CONFIG = {"searcher": "random", "task": "denoise", "space": "dip", "reward": "psnr", "seed": 0,
+          "fidelity": {"iters": 5, "crop": 32, "width": 8}}
 
 
 def trial(index: int, reward: float | None = 20.0) -> Trial:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from nasdip import __version__, hookimpl, registry
 from nasdip.errors import NasdipError, UnknownNameError, UsageError
@@ -141,8 +142,9 @@ def test_valid_settings_validate():
     ],
 )
 def test_validate_raises_one_line_errors(changes, error, message):
-    values = {"searcher": "evolution", "task": "sr", "space": "upsample-cell", "fidelity": Fidelity(10, 24, 8),
-              "ladder": LADDER, "schedule": "halving", "budget": 6, "batch": 2, "eta": 2, "device": "cpu"}
+    values = {"searcher": "evolution", "task": "sr", "task_values": {"scale": 2}, "space": "upsample-cell",
+              "fidelity": Fidelity(10, 24, 8), "ladder": LADDER, "schedule": "halving", "budget": 6, "batch": 2,
+              "eta": 2, "device": "cpu"}
     settings = SearchSettings(**{**values, **changes})
     with pytest.raises(error) as caught:
         settings.validate()
@@ -151,9 +153,49 @@ def test_validate_raises_one_line_errors(changes, error, message):
 
 def test_validate_checks_the_stopping_settings_against_every_rung():
     # a window of 6 fits the top rung's 10 steps but not the cheapest rung's 4
-    settings = SearchSettings(searcher="random", task="sr", ladder=LADDER, schedule="halving", eta=2, budget=6,
-                              batch=2, stopping={"stop": "wmv", "stop_window": 6})
+    settings = SearchSettings(searcher="random", task="sr", task_values={"scale": 2}, ladder=LADDER,
+                              schedule="halving", eta=2, budget=6, batch=2, stopping={"stop": "wmv", "stop_window": 6})
     settings.fit_settings(settings.make_task())  # fine at the top rung
     with pytest.raises(NasdipError, match=r"^the stopping window \(6 steps\) must be shorter than the step cap "
                                           r"\(--iters 4\)$"):
         settings.validate()
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"fidelity": Fidelity(10, 16, 8), "task": "sr"}, UsageError,
+         "--crop 16 is too small for task sr (scale=4): it needs at least 20x20 pixels (SSIM's 11x11 window must fit "
+         "in the restoration after shaving 4 border pixels); use --crop 20 or larger"),
+        ({"fidelity": Fidelity(10, 24, 6)}, UsageError,
+         "Invalid value for '--width': 6 is not a multiple of 4 (accepted: 4, 8, 12, ... up to 1024)"),
+        ({"fidelity": Fidelity(10**7, 24, 8)}, UsageError,
+         "Invalid value for '--iters': 10000000 is not in the range 1<=x<=1000000."),
+        ({"lr": 50.0}, UsageError, "Invalid value for '--lr': 50.0 is not in the range 0<x<=10.0."),
+        ({"searcher": "rl", "searcher_options": {"hidden": 0}}, UsageError,
+         "hidden must be in the range 1<=x<=4096, got 0"),
+        ({"searcher": "darts", "searcher_options": {"log_every": 0}}, UsageError,
+         "log_every must be in the range 1<=x<=1000000, got 0"),
+        ({"executor": "process", "executor_options": {"process_threads": -3}}, UsageError,
+         "--process-threads must be in the range 1<=x<=1024, got -3"),
+        ({"ladder": [Fidelity(4, 8, 4), Fidelity(10, 24, 8)], "schedule": "halving", "eta": 2}, UsageError,
+         "--ladder-crops 8 is too small for task denoise (sigma=25.0)"),
+        ({"device": "mps"}, NasdipError, "device 'mps' requested but "),
+    ],
+)
+def test_validate_refuses_a_search_whose_every_candidate_must_fail(changes, error, message, monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: False)
+    settings = SearchSettings(**{"searcher": "random", "task": "denoise", "fidelity": Fidelity(10, 24, 8),
+                                 "device": "cpu", **changes})
+    with pytest.raises(error) as caught:
+        settings.validate()
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+
+
+def test_validate_refuses_cuda_on_a_machine_without_it(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    settings = SearchSettings(searcher="random", task="denoise", fidelity=Fidelity(10, 24, 8), device="cuda")
+    with pytest.raises(NasdipError, match=r"^device 'cuda' requested but CUDA is not available; use --device cpu$"):
+        settings.validate()
+    settings.device = "auto"
+    settings.validate()

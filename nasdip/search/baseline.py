@@ -1,0 +1,51 @@
+"""What the observation itself earns: the task's naive restoration (the noisy input, bicubic upsampling, the
+masked image) scored on the search images like a candidate, so a search can say whether its candidates beat doing
+nothing."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from nasdip.fit.problem import Problem
+from nasdip.fit.task import Task
+from nasdip.search.reward import Reward
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The naive restoration's score on a set of search images: ``reward`` on the reward's scale, ``name`` what
+    it is (the task's ``baseline_name``: ``noisy``, ``bicubic``, ...), every task metric's mean in ``metrics``."""
+
+    name: str
+    reward: float
+    metrics: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Baseline | None:
+        """The baseline recorded as ``data``, or ``None`` for anything of another shape."""
+        try:
+            return cls(str(data["name"]), float(data["reward"]), {str(k): float(v) for k, v in data["metrics"].items()})
+        except (TypeError, KeyError, ValueError, AttributeError):
+            return None
+
+    def label(self, unit: str) -> str:
+        """``noisy input 20.46 dB``."""
+        return f"{self.name} input {self.reward:.3f}{' ' + unit if unit else ''}"
+
+
+def input_baseline(task: Task, problems: Sequence[Problem], reward: Reward) -> Baseline | None:
+    """The baseline of ``problems`` for ``reward``, or ``None`` when the reward has no comparable task metric or
+    an image has no clean version (searches on observed images)."""
+    if reward.baseline is None or not problems or any(problem.clean is None for problem in problems):
+        return None
+    scores = [task.metrics(task.baseline(problem).cpu(), problem.clean.cpu()) for problem in problems]
+    if any(reward.baseline not in score for score in scores):
+        return None
+    metrics = {key: statistics.mean(score[key] for score in scores) for key in scores[0]}
+    return Baseline(task.baseline_name, metrics[reward.baseline], metrics)
