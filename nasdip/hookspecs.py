@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from nasdip.fit.task import Task
     from nasdip.runinfo import RunInfo
     from nasdip.search.executor import Executor
+    from nasdip.search.jobs import EvalOutcome
     from nasdip.search.records import SearchSummary, Trial
     from nasdip.search.reward import Reward
     from nasdip.search.searcher import Searcher
@@ -62,7 +63,9 @@ def register_tasks(register: Callable[[type[Task]], None]) -> None:
     """Register restoration tasks.
 
     Call ``register(cls)`` with a subclass of :class:`nasdip.Task` for each task. A task owns its
-    degradation (forward operator), default fitting hyper-parameters, metrics and CLI options.
+    degradation (forward operator), default fitting hyper-parameters, metrics and CLI options, and may declare
+    the reward that ranks its candidates without a clean image (``no_reference_reward``, for ``restore --arch
+    auto`` and ``search --observed``).
     """
 
 
@@ -126,8 +129,13 @@ def fit_finished(run: RunInfo, result: FitResult) -> None:
 
 
 @hookspec
-def trial_finished(run: RunInfo, trial: Trial) -> None:
-    """A search trial finished (evaluated, failed or skipped as a duplicate); ``trial`` is its record."""
+def trial_finished(run: RunInfo, trial: Trial, evaluation: EvalOutcome | None) -> None:
+    """A search trial finished (evaluated, failed or skipped as a duplicate); ``trial`` is its record.
+
+    ``evaluation`` is what the evaluation returned beyond the record (``None`` for duplicates): the restorations
+    of the search images (``outputs``) and the mean learning curves (``curves``: ``loss``, ``psnr``,
+    ``holdout_psnr`` as ``(step, value)`` pairs).
+    """
 
 
 @hookspec

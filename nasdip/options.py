@@ -51,7 +51,8 @@ class Option:
     ``type`` is a click parameter type or a Python type; ``choices`` restricts the values. A numeric option
     declares its range with ``min`` and ``max`` (``None``: unbounded on that side), each end closed unless
     ``min_open``/``max_open``: ``Option("sigma", float, 25.0, "...", min=0, min_open=True, max=255)`` takes
-    ``0 < sigma <= 255``. The default must lie in the range (``None`` means "decided by the plugin").
+    ``0 < sigma <= 255``. The default must lie in the range (``None`` means "decided by the plugin"). ``metavar``
+    says in ``--help`` what a value is (``MASK.png``; choices are listed by themselves).
     """
 
     name: str
@@ -63,6 +64,7 @@ class Option:
     max: float | None = None
     min_open: bool = False
     max_open: bool = False
+    metavar: str | None = None
 
     def __post_init__(self) -> None:
         bounded = self.min is not None or self.max is not None
@@ -167,6 +169,12 @@ def checked(kind: click.ParamType, value: Any, flag: str) -> Any:
         raise UsageError(f"Invalid value for '{flag}': {error.message}") from None
 
 
+def named(param_type: click.ParamType, name: str) -> click.ParamType:
+    """``param_type`` shown in ``--help`` as ``NAME`` (``--iters STEPS`` rather than ``INTEGER RANGE``)."""
+    param_type.name = name
+    return param_type
+
+
 class MultipleOf(click.IntRange):
     """An integer option that must be a multiple of ``step`` within bounds (network widths: 4, 8, 12, ...)."""
 
@@ -191,9 +199,9 @@ class MultipleOf(click.IntRange):
 #: Largest seed: every random generator nasdip seeds (torch's, Python's) takes 0 .. 2**63 - 1.
 MAX_SEED = 2**63 - 1
 #: A seed option's type: an integer in 0 .. 2**63 - 1.
-SEED = click.IntRange(0, MAX_SEED)
+SEED = named(click.IntRange(0, MAX_SEED), "seed")
 #: A ``--seeds`` option's type: how many fits from consecutive seeds to average (1 .. 64).
-SEED_COUNT = click.IntRange(1, 64)
+SEED_COUNT = named(click.IntRange(1, 64), "count")
 #: Largest learning rate: Adam steps above 10 never fit anything (DIP uses 0.001-0.01; from 3 on a fit saturates),
 #: and far larger values overflow inside the optimiser.
 MAX_LEARNING_RATE = 10.0
@@ -203,7 +211,7 @@ LEARNING_RATE = FiniteFloat(min=0, min_open=True, max=MAX_LEARNING_RATE)
 #: (the paper's longest protocol is 11000).
 MAX_STEPS = 1_000_000
 #: A step count's type: 1 .. :data:`MAX_STEPS`.
-STEPS = click.IntRange(1, MAX_STEPS)
+STEPS = named(click.IntRange(1, MAX_STEPS), "steps")
 #: Widest network: the release's networks have 128 channels; 1024 already needs gigabytes at 256x256.
 MAX_WIDTH = 1024
 #: A network width's type: a multiple of 4 (pixel shuffle splits channels in 4) from 4 to :data:`MAX_WIDTH`.

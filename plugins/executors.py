@@ -3,8 +3,9 @@ stream each), ``process`` (local worker processes), ``ray`` (a Ray cluster).
 
 ``process`` keeps one long-lived worker process per slot, each running one candidate at a time with
 ``cpu_count // workers`` torch threads (so workers do not oversubscribe the cores; ``--process-threads``
-overrides) and, when several GPUs are visible, its own GPU. A worker that dies (a crash, the out-of-memory killer) or runs past ``--trial-timeout``
-fails only its trial; the slot gets a fresh worker and the search goes on.
+overrides) and, when several GPUs are visible, its own GPU. A worker that dies (a crash, the out-of-memory killer)
+or runs past ``--trial-timeout`` fails only its trial; the slot gets a fresh worker and the search goes on. A
+worker whose search is killed outright (``kill -9``) notices within a second and exits.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
+from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
@@ -44,7 +47,7 @@ class SerialExecutor(Executor):
 
     def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
         for job in jobs:
-            on_outcome(evaluate(job))
+            on_outcome(evaluate(job, self.on_progress))
 
 
 class StreamsExecutor(StreamingExecutor):
@@ -58,7 +61,7 @@ class StreamsExecutor(StreamingExecutor):
             running: set = set()
             while True:
                 while len(running) < self.workers and (job := next_job()) is not None:
-                    running.add(pool.submit(_evaluate_on_stream, job))
+                    running.add(pool.submit(_evaluate_on_stream, job, self.on_progress))
                 if not running:
                     return
                 done, running = futures.wait(running, return_when=futures.FIRST_COMPLETED)
@@ -66,21 +69,61 @@ class StreamsExecutor(StreamingExecutor):
                     on_outcome(future.result())
 
 
-def _evaluate_on_stream(job: EvalJob) -> EvalOutcome:
+def _evaluate_on_stream(job: EvalJob, on_progress: Callable[[int, float], None] | None) -> EvalOutcome:
     if torch.cuda.is_available() and job.settings.get("device", "auto") in ("auto", "cuda"):
         with torch.cuda.stream(torch.cuda.Stream()):
-            outcome = evaluate(job)
+            outcome = evaluate(job, on_progress)
         torch.cuda.current_stream().synchronize()
         return outcome
-    return evaluate(job)
+    return evaluate(job, on_progress)
 
 
-def _worker_main(connection: Any, threads: int, environment: dict[str, str]) -> None:
-    """A worker process: evaluate jobs received on ``connection`` until told to stop."""
+#: Least seconds between two progress messages a worker process sends (its fits synchronise far more often).
+PROGRESS_INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A worker's message while it fits: ``fraction`` of trial ``trial``'s fitting steps are done."""
+
+    trial: int
+    fraction: float
+
+
+def progress_sender(connection: Any) -> Callable[[int, float], None]:
+    """A progress callback sending :class:`Progress` over ``connection``, at most every
+    :data:`PROGRESS_INTERVAL` seconds."""
+    last = [0.0]
+
+    def send(trial: int, fraction: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_INTERVAL:
+            last[0] = now
+            connection.send(Progress(trial, fraction))
+
+    return send
+
+
+#: Seconds between a worker's checks that the search that started it is still alive.
+PARENT_CHECK_INTERVAL = 1.0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Leave the worker process once its parent is gone (``kill -9``, a crash): the trial's result would reach no
+    one, and a real trial computes for minutes."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_INTERVAL)
+    os._exit(1)
+
+
+def _worker_main(connection: Any, threads: int, environment: dict[str, str], parent: int) -> None:
+    """A worker process: evaluate jobs received on ``connection`` until told to stop or its parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops its workers
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     os.environ.update(environment)
 
     torch.set_num_threads(threads)
+    on_progress = progress_sender(connection)
     while True:
         try:
             job = connection.recv()
@@ -88,7 +131,7 @@ def _worker_main(connection: Any, threads: int, environment: dict[str, str]) -> 
             return
         if job is None:
             return
-        connection.send(evaluate(job))
+        connection.send(evaluate(job, on_progress))
 
 
 class _Slot:
@@ -96,7 +139,8 @@ class _Slot:
 
     def __init__(self, context: Any, threads: int, environment: dict[str, str]) -> None:
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, threads, environment), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(child, threads, environment, os.getpid()),
+                                       daemon=True)
         self.process.start()
         child.close()
         self.job: EvalJob | None = None
@@ -173,16 +217,14 @@ class ProcessExecutor(StreamingExecutor):
                 slot = self.slots[index]
                 job = slot.job
                 failure = None
-                if slot.connection.poll():
-                    try:
-                        outcome = slot.connection.recv()
-                    except (EOFError, OSError):
-                        failure = f"worker process died (exit code {slot.exit_code()})"
-                    else:
-                        busy.discard(index)
-                        slot.job = None
-                        on_outcome(outcome)
-                        continue
+                message = self._receive(slot)
+                if isinstance(message, EvalOutcome):
+                    busy.discard(index)
+                    slot.job = None
+                    on_outcome(message)
+                    continue
+                if isinstance(message, str):
+                    failure = message
                 elif not slot.process.is_alive():
                     failure = f"worker process died (exit code {slot.exit_code()})"
                 elif self.trial_timeout is not None and time.monotonic() - slot.started > self.trial_timeout:
@@ -191,6 +233,20 @@ class ProcessExecutor(StreamingExecutor):
                     busy.discard(index)
                     self._replace(index)
                     on_outcome(EvalOutcome(job.trial, FAILED, seconds=time.monotonic() - slot.started, error=failure))
+
+    def _receive(self, slot: _Slot) -> EvalOutcome | str | None:
+        """What the slot's worker sent since the last look: its outcome, or a failure's text when its pipe broke
+        (the worker died); ``None`` while it runs. Progress messages go to :attr:`on_progress` on the way."""
+        while slot.connection.poll():
+            try:
+                message = slot.connection.recv()
+            except (EOFError, OSError):
+                return f"worker process died (exit code {slot.exit_code()})"
+            if not isinstance(message, Progress):
+                return message
+            if self.on_progress is not None:
+                self.on_progress(message.trial, message.fraction)
+        return None
 
     def close(self) -> None:
         for slot in self.slots:
@@ -210,7 +266,8 @@ class RayExecutor(StreamingExecutor):
     supports_timeout = True
     help = "Ray tasks on a cluster (--ray-address or RAY_ADDRESS) or a local Ray; needs nasdip[ray]"
     options = (
-        Option("ray_address", str, None, "Ray cluster address (default: RAY_ADDRESS, else start a local Ray)."),
+        Option("ray_address", str, None, "Ray cluster address (default: RAY_ADDRESS, else start a local Ray).",
+               metavar="HOST:PORT"),
         Option("ray_cpus_per_trial", float, 1.0, "CPUs each trial requests from Ray.", min=0, min_open=True,
                max=MAX_THREADS),
         Option("ray_gpus_per_trial", float, 0.0, "GPUs each trial requests from Ray (e.g. 1 with --device cuda).",

@@ -1,8 +1,11 @@
-"""Built-in rewards: final PSNR (default), oracle max PSNR (the release's choice), SSIM, and the no-reference
-held-out PSNR (self-validation on observed pixels left out of the fit)."""
+"""Built-in rewards: final PSNR (default), oracle max PSNR (the release's choice), SSIM, the no-reference
+held-out PSNR (self-validation on observed pixels left out of the fit), the cross-scale PSNR (self-validation on
+the observation downscaled once more: :meth:`nasdip.Task.self_validation_problem`) and the training-free scores
+(:mod:`nasdip.plugins.scores`)."""
 
 from __future__ import annotations
 
+from nasdip.plugins.scores import SCORES
 from nasdip.search.reward import Reward, mean_metric
 
 REWARDS = (
@@ -16,4 +19,9 @@ REWARDS = (
     Reward("holdout", lambda c: mean_metric(c.results, "holdout_psnr"),
            "mean PSNR of the held-out observed pixels at the returned step: no ground truth needed",
            needs_clean=False, needs_holdout=True, unit="dB"),
+    Reward("cross-scale", lambda c: mean_metric(c.results, c.task.score_name),
+           "self-validation across scales (ZSSR): fit the observation downscaled once more by the task's operator "
+           "and score the fit against the observation itself; no ground truth needed (super-resolution)",
+           needs_clean=False, self_validation=True, unit="dB"),
+    *SCORES,
 )

@@ -99,6 +99,21 @@ class CrossScaleSpace(Space):
         return ["backbone: NAS-DIP encoder-decoder", describe_cell(BILINEAR_CELL), *describe_links(links_of(arch.choices))]
 
 
+#: Architectures nasdip's own searches found, with how they were found and how they did on images no search saw.
+SEARCHED = (
+    ("searched-denoise", {
+        "spatial": "bilinear", "order": "spatial_first", "transform": "transposed_conv", "kernel": 3,
+        "activation": "relu", **link_choices("01111 01011 11000 10001 10110")}, {
+        "source": "nasdip search", "note": "searched for denoising (sigma 25) by nasdip's rl controller",
+        "searcher": "rl", "search_seed": 0, "task": "denoise (sigma=25.0)",
+        "search_images": "building, fotolia, fotolia1 (the first three of the project's search images)",
+        "schedule": "halving, eta 9, budget 27, ladder 300:32:16,1500:96:32", "reward": "psnr",
+        "validation": "F16 30.37, House 30.76, Peppers 29.14 dB (mean 30.09; dip-skip 29.47): 128x128 centre "
+                      "crops, width 32, --stop auto within 1500 steps, seed 0",
+        "validation_gain_db": 0.62}),
+)
+
+
 class NasdipSpace(Space):
     """The full NAS-DIP space: upsampling cell and cross-scale connections (the released final models)."""
 
@@ -130,11 +145,11 @@ class NasdipSpace(Space):
             ("nasdip-denoise", 158, "11111 01111 00111 00011 00001", "searched for denoising"),
             ("nasdip-inpaint", 86, "11000 01100 10110 01011 00101", "searched for inpainting"),
         )
-        return tuple(
+        return (*(
             self.arch({**Cell.from_release_index(index).to_choices(), **link_choices(links)}, name=name,
                       source="NAS-DIP release", release_cell_index=index, links=links, note=note)
             for name, index, links, note in released
-        )
+        ), *(self.arch(choices, name=name, **meta) for name, choices, meta in SEARCHED))
 
     def describe(self, arch: Arch) -> list[str]:
         return ["backbone: NAS-DIP encoder-decoder", describe_cell(Cell.from_choices(arch.choices)),

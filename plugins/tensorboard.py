@@ -4,9 +4,9 @@ Layout under ``logdir``: one sub-directory per fit (``<image>/<arch>``) holding 
 curves and the observation, ground truth and restored images, so fits of different architectures appear as
 separate runs on the same charts; run-level events (configuration, search progress, best architecture, decision
 analysis) go to ``logdir`` itself. A search also writes one HParams session per evaluated trial
-(``logdir/trials/NNNN``): the trial's searcher, task, seed, fidelity and every decision as columns, its reward,
-metrics, seconds, parameters and FLOPs as metrics, so the dashboard can filter, sort and draw the trials of one
-or several searches in parallel coordinates.
+(``logdir/trials/NNNN``): every decision (numbered in the space's order), the search and its fidelity as
+columns, its reward, metrics, seconds, parameters and FLOPs as metrics, so the dashboard can filter, sort and draw
+the trials of one or several searches in parallel coordinates.
 """
 
 from __future__ import annotations
@@ -79,12 +79,28 @@ def _search_details(config: Mapping[str, Any]) -> dict[str, Any]:
     return details
 
 
+def effective(key: str, value: Any, config: Mapping[str, Any]) -> Any:
+    """What an ``auto`` device or precision became on this machine (``auto (cpu)``); other values as given."""
+    if value != "auto" or key.rsplit(".", 1)[-1] not in ("device", "precision"):
+        return value
+    from nasdip.fit.device import resolve_device, resolve_precision
+
+    try:
+        device = resolve_device(str(config.get("device", "auto")))
+        return f"auto ({device.type if key.endswith('device') else resolve_precision('auto', device)})"
+    except Exception:  # a device this machine lacks: the recorded value stands
+        return value
+
+
 def config_markdown(config: Mapping[str, Any], search: bool = False) -> str:
-    """The run's configuration as a Markdown table (nested settings flattened to ``a.b``)."""
+    """The run's configuration as a Markdown table (nested settings flattened to ``a.b``): the values in effect,
+    unset ones (``None``, empty) left out."""
     rows = ["| setting | value |", "|---|---|"]
     values = {**config, **(_search_details(config) if search else {})}
     for key, value in _flatten(values):
-        rows.append(f"| {key} | {str(value).replace('|', '&#124;')} |")
+        if value is None or (isinstance(value, (Mapping, list, tuple, str)) and not value):
+            continue
+        rows.append(f"| {key} | {str(effective(key, value, config)).replace('|', '&#124;')} |")
     return "\n".join(rows)
 
 
@@ -150,6 +166,7 @@ class _SearchLog:
     """What the logger remembers about a search while it runs."""
 
     origin: float | None = None  # wall-clock time at which the search's elapsed seconds were 0 (this session)
+    top: list[tuple[float, int, list[Any]]] = field(default_factory=list)  # best top-rung trials' restorations
     experiment_written: bool = False
     sessions: int = 0
     metric_keys: dict[str, None] = field(default_factory=dict)
@@ -183,25 +200,51 @@ def progress_tags(config: Mapping[str, Any], rung: int = 0) -> tuple[str, str]:
     return each, best
 
 
+def is_count(key: str) -> bool:
+    """Whether a trial metric counts (steps, rollbacks: ``stop_step``, ``psnr_max_step``): such metrics are hparam
+    text columns, so the dashboard prints them as integers."""
+    return key.endswith("_step") or key in ("steps", "rollbacks")
+
+
+def decision_column(index: int, name: str) -> str:
+    """The hparam column of a space's ``index``-th decision (``03 transform``): the dashboard sorts columns by name,
+    so the number keeps the order the space declares (cell decisions, then links in matrix order)."""
+    return f"{index + 1:02d} {name}"
+
+
 def _hparam_values(run: Any, trial: Any) -> dict[str, str]:
-    from nasdip.report.columns import task_text, trial_setting
+    """A trial's row: its decisions (numbered in space order), which search it belongs to, its fidelity when the
+    search has a ladder, and its step counts. Settings constant over a search (task, seed, space) are in the
+    config text instead."""
+    from nasdip.report.columns import numeric_metrics, trial_setting
 
     config = run.config
-    values = {"searcher": str(config.get("searcher", "")), "seed": str(config.get("seed", "")),
-              "task": task_text(config) if "task" in config else "", "run": Path(run.logdir).name,
-              "space": str(trial.arch.get("space", "")), "trial": f"{trial.index:04d}"}
-    values.update({key: "none" if value is None else str(value) for key, value in trial_setting(trial).items()})
-    values.update({name: str(choice) for name, choice in trial.arch.get("choices", {}).items()})
+    values = {decision_column(i, name): str(choice) for i, (name, choice) in enumerate(trial.arch.get("choices",
+                                                                                                      {}).items())}
+    values.update({"search": Path(run.logdir).name, "searcher": str(config.get("searcher", ""))})
+    if len(config.get("ladder") or ()) > 1:
+        values.update({key: "none" if value is None else str(value) for key, value in trial_setting(trial).items()})
+    counts = numeric_metrics(trial)
+    values.update({key: f"{value:.0f}" for key, value in counts.items() if is_count(key)})
     return values
 
 
-def _trial_metrics(trial: Any) -> dict[str, float]:
+def reward_metric(config: Mapping[str, Any]) -> str | None:
+    """The trial metric the reward repeats (``psnr`` for the ``psnr`` reward, ``psnr_max`` for ``psnr-max``,
+    ``holdout_psnr`` for ``holdout``), left out of the dashboard's columns: one reward column."""
+    name = str(config.get("reward", "")).replace("-", "_")
+    return {"holdout": "holdout_psnr"}.get(name, name) or None
+
+
+def _trial_metrics(trial: Any, config: Mapping[str, Any]) -> dict[str, float]:
     from nasdip.report.columns import numeric_metrics, trial_cost
 
     metrics: dict[str, float] = {}
     if trial.reward is not None:
         metrics["trial/reward"] = trial.reward
-    metrics.update({f"trial/{key}": value for key, value in numeric_metrics(trial).items()})
+    repeated = reward_metric(config)
+    metrics.update({f"trial/{key}": value for key, value in numeric_metrics(trial).items()
+                    if key != repeated and not is_count(key) and key != "step_pixels"})
     metrics["trial/seconds"] = trial.seconds
     cost = trial_cost(trial)
     if cost is not None:
@@ -210,22 +253,68 @@ def _trial_metrics(trial: Any) -> dict[str, float]:
     return metrics
 
 
-def _write_session(run: Any, trial: Any, search: _SearchLog, walltime: float) -> None:
-    """One HParams row: the trial's settings and decisions as text columns, its results as scalars."""
+#: How many of the best candidates at the top rung ``search/top_candidates`` shows.
+TOP_CANDIDATES = 4
+
+
+def at_top_rung(config: Mapping[str, Any], trial: Any) -> bool:
+    """Whether ``trial`` was evaluated at the search's deployment fidelity (the last rung of its ladder)."""
+    return trial.rung == max(len(config.get("ladder") or ()), 1) - 1
+
+
+def _write_curves(writer: Any, curves: Mapping[str, Any]) -> None:
+    """A candidate's mean learning curves against its fitting steps (``candidate/loss``, ``candidate/psnr (dB)``,
+    ...), in its HParams run: one line per candidate."""
+    from nasdip.report.columns import metric_unit, with_unit
+
+    for name, points in curves.items():
+        tag = "candidate/" + with_unit(name, "dB" if name.endswith("psnr") else metric_unit(name))
+        for step, value in points:
+            writer.add_scalar(tag, value, step)
+
+
+def _keep_top(search: _SearchLog, trial: Any, outputs: list[Any]) -> None:
+    search.top.append((trial.reward, trial.index, [output.detach().float().cpu() for output in outputs]))
+    search.top.sort(key=lambda kept: (-kept[0], kept[1]))
+    del search.top[TOP_CANDIDATES:]
+
+
+def top_candidates_image(top: list[tuple[float, int, list[Any]]], unit: str) -> Any:
+    """One row per kept candidate (best first): its restorations of the search images, captioned with the trial
+    and its reward."""
+    import torch
+    import torch.nn.functional as F
+
+    from nasdip.io.panels import Panel, side_by_side
+
+    height = max(96, *(output.shape[-2] for _, _, outputs in top for output in outputs))
+    rows = []
+    for reward, index, outputs in top:
+        caption = (f"trial {index}", f"{reward:.3f} {unit}".strip())
+        rows.append(side_by_side([Panel(F.interpolate(output.clamp(0, 1), size=(height, round(
+            output.shape[-1] * height / output.shape[-2])), mode="nearest"), caption) for output in outputs]))
+    width = max(row.shape[-1] for row in rows)
+    return torch.cat([F.pad(row, (0, width - row.shape[-1]), value=1.0) for row in rows], dim=-2)
+
+
+def _write_session(run: Any, trial: Any, search: _SearchLog, walltime: float, curves: Mapping[str, Any]) -> None:
+    """One HParams row: the trial's settings and decisions as text columns, its results as scalars; a top-rung
+    candidate's learning curves beside them."""
     from torch.utils.tensorboard import SummaryWriter
 
     from nasdip.plugins.tensorboard_hparams import session_end_summary, session_start_summary
 
     values = _hparam_values(run, trial)
-    metrics = _trial_metrics(trial)
+    metrics = _trial_metrics(trial, run.config)
     search.metric_keys.update(dict.fromkeys(metrics))
-    search.setting_keys.update(dict.fromkeys(k for k in values if k == "rung" or k.startswith("fidelity_")))
+    search.setting_keys.update(dict.fromkeys(k for k in values if k[:1].isalpha()))
     with SummaryWriter(log_dir=str(Path(run.logdir) / "trials" / f"{trial.index:04d}")) as writer:
         writer.file_writer.add_summary(session_start_summary(values, walltime - trial.seconds), trial.index,
                                        walltime - trial.seconds)
         for tag, value in metrics.items():
             writer.add_scalar(tag, value, trial.index, walltime=walltime)
         writer.file_writer.add_summary(session_end_summary(trial.status == OK, walltime), trial.index, walltime)
+        _write_curves(writer, curves)
     search.sessions += 1
 
 
@@ -243,25 +332,26 @@ def _metric_title(tag: str, run: Any, trial_fidelity: Mapping[str, Any]) -> str:
     if key == "gflop_per_step":
         side = trial_fidelity.get("crop") or DEFAULT_COST_SIDE
         return f"GFLOP per fitting step ({side}x{side})"
+    if key == "psnr_max":
+        return "psnr_max: oracle, best PSNR over all steps (dB)"
     return with_unit(key, metric_unit(key))
 
 
 def _write_experiment(run: Any, search: _SearchLog) -> None:
-    """The HParams columns: searcher, seed and task shown by default, then run, space, trial, fidelity and every
-    decision of the space (with its choices); the metrics seen so far, reward first."""
+    """The HParams columns: every decision of the space in its order (with its choices; the first five shown by
+    default), then the search, searcher, fidelity and step counts; the metrics seen so far, reward first."""
     from nasdip import registry
     from nasdip.errors import NasdipError
     from nasdip.plugins.tensorboard_hparams import Column, MetricColumn, experiment_summary
 
     config = run.config
-    columns = [Column("searcher", visible=True), Column("seed", visible=True), Column("task", visible=True),
-               Column("run"), Column("space"), Column("trial")]
-    columns += [Column(key) for key in search.setting_keys]
     try:
         decisions = registry.get("spaces", config.get("space", "")).decisions
     except NasdipError:
         decisions = ()
-    columns += [Column(d.name, tuple(str(choice) for choice in d.choices)) for d in decisions]
+    columns = [Column(decision_column(i, d.name), tuple(str(choice) for choice in d.choices), visible=True)
+               for i, d in enumerate(decisions)]
+    columns += [Column(key) for key in search.setting_keys]
     fidelity = config.get("fidelity", {}) if isinstance(config.get("fidelity"), Mapping) else {}
     metrics = [MetricColumn(tag, _metric_title(tag, run, fidelity)) for tag in search.metric_keys]
     writer = writer_for(run.logdir)
@@ -282,7 +372,7 @@ def _best_architecture_markdown(run: Any, trial: Any) -> str:
 
 
 @hookimpl
-def trial_finished(run, trial) -> None:
+def trial_finished(run, trial, evaluation) -> None:
     if run.logdir is None:
         return
     search = _search_log(run)
@@ -300,8 +390,11 @@ def trial_finished(run, trial) -> None:
     if trial.status == OK and trial.reward == trial.best_reward:
         writer.add_text("search/best_architecture", _best_architecture_markdown(run, trial), trial.index,
                         walltime=walltime)
+    top = trial.status == OK and evaluation is not None and at_top_rung(run.config, trial)
+    if top and evaluation.outputs:
+        _keep_top(search, trial, evaluation.outputs)
     if trial.status != DUPLICATE:
-        _write_session(run, trial, search, walltime)
+        _write_session(run, trial, search, walltime, evaluation.curves if top else {})
         if trial.status == OK and not search.experiment_written:
             _write_experiment(run, search)
     writer.flush()
@@ -323,7 +416,25 @@ def search_finished(run, summary) -> None:
     writer = writer_for(run.logdir)
     if summary.best_output is not None:
         writer.add_image("search/best_restoration", summary.best_output[0].clamp(0, 1), summary.trials)
+    for baseline in (summary.baseline, summary.arch_baseline):
+        if baseline is not None and summary.trials:
+            _write_baseline(run, baseline, summary.trials)
+    search = _searches.get(str(run.logdir))
+    if search is not None and search.top:
+        image = top_candidates_image(search.top, reward_label(run.config)[1])
+        writer.add_image("search/top_candidates", image[0], summary.trials)
     _write_analysis(writer, summary)
+    writer.flush()
+
+
+def _write_baseline(run: Any, baseline: Any, trials: int) -> None:
+    """A baseline as a flat line in the best-so-far chart, in a run of its own: what the observation itself
+    scores (``<search>/baseline-noisy-input``; a search whose best stays below it beat doing nothing nowhere) or
+    what ``--baseline-arch`` scores (``<search>/baseline-dip-skip``)."""
+    _, best = progress_tags(run.config)
+    writer = writer_for(run.logdir, f"baseline: {baseline.name}{'' if baseline.arch else ' input'}")
+    for step in (0, trials - 1):
+        writer.add_scalar(best, baseline.reward, step)
     writer.flush()
 
 

@@ -4,7 +4,7 @@ TensorBoard's HParams dashboard shows one row per *session*, a run holding a ses
 values) and scalars (the metrics). Its columns come from an *experiment* record. The dashboard shows the first
 five hparam columns by default, those marked ``differs`` first (then by name), and prints every number with five
 significant digits ("5.0000"); integers are therefore written as text, and the columns meant to be visible
-(searcher, task, seed) are the ones marked ``differs``.
+(the decisions of the space) are the ones marked ``differs``.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ class Dehazing(Task):
     name = "dehaze"
     help = "Double-DIP dehazing: J and t generators from arch documents, dark-channel airlight, guided filter"
     options = (
-        Option("t_arch", str, None, "Architecture of the transmission generator (default: the same as --arch)."),
+        Option("t_arch", str, None, "Architecture of the transmission generator (default: the same as --arch).",
+               metavar="ARCH"),
         Option("airlight", str, "dcp", "Airlight: the dark-channel estimate, or that estimate refined.",
                choices=("dcp", "refine")),
         Option("tv_weight", float, 0.005, "Weight of the total-variation (smoothness) prior on t.", min=0, max=100),

@@ -56,13 +56,15 @@ class Inpainting(Task):
     name = "inpaint"
     help = "inpainting with a mask file (--mask) or random pixel drop-out (--drop)"
     options = (
-        Option("mask", str, None, "Mask image: white = known pixel (default: a random --drop mask)."),
+        Option("mask", str, None, "Mask image: white = known pixel (default: a random --drop mask).",
+               metavar="MASK.png"),
         Option("drop", float, 0.5, "Fraction of pixels dropped when no --mask is given.", min=0, max=1,
                max_open=True),
     )
     baseline_name = "masked"
     default_arch = "nasdip-inpaint"
     reference_archs = (DIP_BASELINE, "nasdip-inpaint")
+    no_reference_reward = "holdout"
 
     def settings(self) -> FitSettings:
         return FitSettings(iters=11000, lr=0.001, reg_noise=0.03)

@@ -3,6 +3,7 @@
 Degradation and loss use one operator, :func:`nasdip.ops.downsample` (kornia's anti-aliased bicubic resize).
 Clean images are centre-cropped to a multiple of 32 (the release's protocol; a multiple of the scale for
 smaller ones). Metrics: PSNR and SSIM on the BT.601 Y channel with ``scale`` border pixels shaved.
+No-reference reward: ``cross-scale`` (:meth:`SuperResolution.self_validation_problem`).
 Defaults: x2/x4 2000 steps with reg_noise 0.03, x8 4000 steps with reg_noise 0.05, Adam lr 0.01.
 """
 
@@ -32,6 +33,7 @@ class SuperResolution(Task):
     baseline_name = "bicubic"
     default_arch = "nasdip-sr"
     reference_archs = (DIP_BASELINE, "nasdip-sr")
+    no_reference_reward = "cross-scale"
 
     @property
     def scale(self) -> int:
@@ -66,6 +68,16 @@ class SuperResolution(Task):
         self.check_size(observation, "the low-resolution image", observed=True)
         height, width = observation.shape[-2:]
         return Problem(observation, (height * self.scale, width * self.scale), name=name, info=info)
+
+    def self_validation_problem(self, problem: Problem) -> Problem:
+        """Cross-scale self-validation (ZSSR, Shocher et al., CVPR 2018): the observation, centre-cropped to a
+        multiple of the scale, is the clean image of a problem observing it downsampled once more by the task's
+        own operator; too small an observation is a one-line error."""
+        low = problem.observation
+        what = f"the low-resolution image (cross-scale self-validation restores it from a x{self.scale} smaller copy)"
+        self.check_size(low, what)
+        clean = crop_to_multiple(low, self.scale)
+        return Problem(downsample(clean, self.scale), tuple(clean.shape[-2:]), clean=clean, name=problem.name)
 
     def operator(self, output: torch.Tensor, problem: Problem) -> torch.Tensor:
         return downsample(output, self.scale)

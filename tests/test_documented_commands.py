@@ -1,4 +1,4 @@
-"""Every ``nasdip ...`` command line shown in the README and the documentation parses against the real command line:
+"""Every ``nasdip ...`` command line shown in the README, the documentation and the commands' help examples parses against the real command line:
 an unknown command, option or value fails here (nothing is run)."""
 
 from __future__ import annotations
@@ -44,11 +44,22 @@ def parse(arguments: list[str]) -> None:
         context = command.make_context(name, rest, parent=context)
 
 
-COMMANDS = documented_commands()
+def help_examples() -> list[tuple[str, list[str]]]:
+    """``(where, arguments)`` of every example ending a command's ``--help``."""
+    context = click.Context(cli)
+    found = []
+    for name in cli.list_commands(context):
+        for example in getattr(cli.get_command(context, name), "examples", ()):
+            found.append((f"nasdip {name} --help", shlex.split(example, comments=True)[1:]))
+    return found
+
+
+COMMANDS = documented_commands() + help_examples()
 
 
 def test_the_pages_show_commands():
     assert len(COMMANDS) > 40
+    assert {where for where, _ in help_examples()} >= {"nasdip search --help", "nasdip restore --help"}
     shown = {arguments[0] for _, arguments in COMMANDS if arguments}
     assert {"restore", "search", "bench", "compare", "analyze", "archs", "translate", "plugins"} <= shown
 

@@ -93,10 +93,11 @@ class NasdipGroup(click.Group):
         return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The command list: built-ins by their summaries (nothing is imported or built), then plugin commands."""
+        """The command list: built-ins by their summaries (nothing is imported or built), then plugin commands by
+        their first sentence, whole (wrapped, never cut)."""
         self._load_plugin_commands()
         rows = [(name, BUILTIN_COMMANDS[name][1]) if name in BUILTIN_COMMANDS else
-                (name, self.commands[name].get_short_help_str(formatter.width - 6 - len(name)))
+                (name, self.commands[name].get_short_help_str(limit=1000))
                 for name in self.list_commands(ctx) if name in BUILTIN_COMMANDS or not self.commands[name].hidden]
         if rows:
             with formatter.section("Commands"):

@@ -14,6 +14,7 @@ from nasdip.cli.options import (
     check_output_dirs,
     fit_options,
     pop_task_values,
+    section,
     settings_from,
     stop_values,
     task_options,
@@ -28,8 +29,9 @@ ORACLE_NOTE = ("* max: the best score over all iterations against the ground tru
 
 def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, sizes: tuple[int, ...],
                       arch_specs: tuple[str, ...], crop: int | None, iters: int | None, lr: float | None, seed: int,
-                      device: str, precision: str, compile_net: bool, width: int, out_dir: Path | None,
-                      logdir: Path | None, as_json: bool, quiet: bool, seeds: int, **task_values: Any) -> None:
+                      device: str, precision: str, compile_net: bool | None, cuda_graphs: str, width: int,
+                      out_dir: Path | None, logdir: Path | None, as_json: bool, quiet: bool, seeds: int,
+                      **task_values: Any) -> None:
     """Benchmark architectures on clean images degraded by the task: PSNR, oracle max PSNR, SSIM, seconds."""
     from nasdip import registry
     from nasdip.arch.catalog import resolve_arch
@@ -40,7 +42,7 @@ def run_bench_command(task_name: str, images_dir: Path | None, speed: bool, size
     task = registry.get("tasks", task_name)(**pop_task_values(task_name, task_values))
     check_crop(task, crop)
     archs = [resolve_arch(spec) for spec in arch_specs or task.reference_specs()]
-    settings = settings_from(task.settings(), iters, lr, seed, device, precision, compile_net,
+    settings = settings_from(task.settings(), iters, lr, seed, device, precision, compile_net, cuda_graphs,
                              **stop_values(task_values))
     config = NetConfig(width=width)
     if speed:
@@ -131,7 +133,7 @@ def speed_report(task, archs, config, settings, sizes, as_json: bool) -> None:
     """Print per-step timings of nasdip's engine and the plain loop for each arch and size (or JSON)."""
     from nasdip.report.speed import format_speed_rows, speed_rows
 
-    rows = speed_rows(task, archs, config, settings, sizes, compiled=settings.compile)
+    rows = speed_rows(task, archs, config, settings, sizes, compiled=settings.compile is True)
     if as_json:
         click.echo(json.dumps({"task": task.name, "device": settings.device, "rows": rows}))
         return
@@ -139,27 +141,46 @@ def speed_report(task, archs, config, settings, sizes, as_json: bool) -> None:
         click.echo(line)
 
 
+BENCH_EXAMPLES = (
+    "nasdip bench --task denoise --images ../shared/data/denoise --crop 128 --stop auto",
+    "nasdip bench --task sr --speed --size 128 --arch dip-skip --arch nasdip-sr",
+)
+
+
 def bench_command() -> click.Command:
     """The ``bench`` command, with the options of every registered task."""
+    folder = click.Path(path_type=Path, file_okay=False)
     return build_command("bench", run_bench_command, [
-        click.option("--task", "task_name", type=RegistryName("tasks"), required=True, help="Restoration task."),
-        task_options,
-        click.option("--images", "images_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-                     help="Directory of clean ground-truth images (not needed with --speed)."),
-        click.option("--speed", is_flag=True, help="Time fitting steps instead: nasdip's engine against the "
-                     "straightforward float32 loop of the same network, on crops of the built-in photo."),
-        click.option("--size", "sizes", type=click.IntRange(16, 512), multiple=True,
-                     help="Image side for --speed (repeatable; default 128 and 256)."),
-        click.option("--arch", "arch_specs", multiple=True, help="Preset or architecture file (repeatable; default: "
-                     "the task's reference architectures, e.g. dip-skip and the task's preset)."),
-        click.option("--crop", type=click.IntRange(8), default=None, help="Centre-crop every image to this side (cheap CPU runs)."),
+        section(
+            "Input",
+            click.option("--task", "task_name", type=RegistryName("tasks"), required=True, help="Restoration task."),
+            click.option("--images", "images_dir", type=folder, default=None,
+                         help="Directory of clean ground-truth images (not needed with --speed)."),
+            click.option("--crop", type=click.IntRange(8), default=None,
+                         help="Centre-crop every image to this side (cheap CPU runs)."),
+            click.option("--speed", is_flag=True, help="Time fitting steps instead: nasdip's engine against the "
+                         "straightforward float32 loop of the same network, on crops of the built-in photo."),
+            click.option("--size", "sizes", type=click.IntRange(16, 512), multiple=True,
+                         help="Image side for --speed (repeatable; default 128 and 256)."),
+        ),
+        section("Task options (those of the chosen --task)", task_options),
+        section(
+            "Network",
+            click.option("--arch", "arch_specs", multiple=True, metavar="NAME|ARCH.json",
+                         help="Preset or architecture file (repeatable; default: the task's reference architectures, "
+                              "e.g. dip-skip and the task's preset)."),
+        ),
         fit_options,
-        click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-                     help="Also write every restored image here."),
-        click.option("--logdir", type=click.Path(path_type=Path, file_okay=False), default=None,
-                     help="Write TensorBoard curves and images here."),
-        click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables."),
-        click.option("--quiet", is_flag=True, help="No progress bar."),
-        click.option("--seeds", type=SEED_COUNT, default=1, show_default=True,
-                     help="Restore every image with this many fits (seeds --seed onwards) and score their average."),
-    ])
+        section(
+            "Fitting",
+            click.option("--seeds", type=SEED_COUNT, default=1, show_default=True,
+                         help="Restore every image with this many fits (seeds --seed onwards) and score their average."),
+        ),
+        section(
+            "Output",
+            click.option("--out", "out_dir", type=folder, default=None, help="Also write every restored image here."),
+            click.option("--logdir", type=folder, default=None, help="Write TensorBoard curves and images here."),
+            click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables."),
+            click.option("--quiet", is_flag=True, help="No progress bar."),
+        ),
+    ], examples=BENCH_EXAMPLES)

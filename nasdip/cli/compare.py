@@ -34,14 +34,19 @@ def compare_command(run_dirs: tuple[Path, ...], plot: Path | None, as_json: bool
 
 def table_lines(summaries: list[dict]) -> list[str]:
     """One row per run (columns as wide as their longest entry: run and task names are never cut), its rungs and
-    best architecture below it, then what the columns mean."""
+    best architecture below it, then what the columns mean. Runs with ``--baseline-arch`` add its reward."""
+    archs = any(s.get("arch_baseline") for s in summaries)
+
+    def score(record: dict | None) -> str:
+        return "-" if record is None else f"{record['reward']:.3f}"
+
     rows = [[Path(s["run_dir"]).name, s["searcher"], s["task"], str(s["trials"]), str(s["failed"]),
-             "-" if s["best_reward"] is None else f"{s['best_reward']:.3f}",
-             "-" if s["baseline"] is None else f"{s['baseline']['reward']:.3f}", f"{s['seconds']:.0f}"]
-            for s in summaries]
+             "-" if s["best_reward"] is None else f"{s['best_reward']:.3f}", score(s["baseline"]),
+             *([score(s.get("arch_baseline"))] if archs else []), f"{s['seconds']:.0f}"] for s in summaries]
     units = {s["reward_unit"] for s in summaries}
     unit = f" ({units.pop()})" if len(units) == 1 and "" not in units else ""
-    header = ["run", "searcher", "task", "trials", "failed", f"best{unit}", f"input{unit}", "seconds"]
+    header = ["run", "searcher", "task", "trials", "failed", f"best{unit}", f"input{unit}",
+              *([f"arch{unit}"] if archs else []), "seconds"]
     widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -59,5 +64,8 @@ def table_lines(summaries: list[dict]) -> list[str]:
     rewards = ", ".join(sorted({s["reward"] for s in summaries}))
     lines.append(f"best: the best reward ({rewards}) at the top rung; input: what the observation itself scores "
                  f"(the task's naive restoration: noisy, bicubic, masked input)")
+    if archs:
+        names = ", ".join(sorted({s["arch_baseline"]["name"] for s in summaries if s.get("arch_baseline")}))
+        lines.append(f"arch: the search's --baseline-arch ({names}) fitted at the top rung like a candidate")
     return lines
 

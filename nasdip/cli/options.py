@@ -11,6 +11,7 @@ plugin declares once the plugin is chosen.
 
 from __future__ import annotations
 
+import difflib
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,7 +29,8 @@ from nasdip.options import LEARNING_RATE, NETWORK_WIDTH, SEED, STEPS, FiniteFloa
 
 
 class RegistryName(click.ParamType):
-    """A name from a plugin registry (space, searcher, task, ...); a typo fails naming the valid choices."""
+    """A name from a plugin registry (space, searcher, task, ...); a typo fails naming the closest name and the
+    valid choices."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -38,7 +40,9 @@ class RegistryName(click.ParamType):
         choices = registry.names(self.kind)
         if value in choices:
             return value
-        self.fail(f"unknown {self.name} {value!r}; choose from: {', '.join(choices)}", param, ctx)
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        self.fail(f"unknown {self.name} {value!r}{hint}; choose from: {', '.join(choices)}", param, ctx)
 
     def get_metavar(self, *args: Any, **kwargs: Any) -> str:
         return "[" + "|".join(registry.names(self.kind)) + "]"
@@ -76,25 +80,35 @@ def net_config_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def fit_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``--iters --lr --seed --device --precision --compile --width`` (``None`` = the task's default)."""
-    options = [
+    """``--iters --lr --seed`` and the stopping options (section Fitting), ``--device --precision --compile``
+    (Execution) and ``--width`` (Network); ``None`` = the task's default."""
+    return section(
+        "Fitting",
         click.option("--iters", type=STEPS, default=None, help="Fitting steps (default: the task's)."),
-        click.option("--lr", type=LEARNING_RATE, default=None,
-                     help="Adam learning rate (default: the task's)."),
+        click.option("--lr", type=LEARNING_RATE, default=None, help="Adam learning rate (default: the task's)."),
         click.option("--seed", type=SEED, default=0, show_default=True,
                      help="Seeds the degradation, network initialisation and noise."),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
+        stop_options,
+    )(execution_options(section("Network", click.option(
+        "--width", type=NETWORK_WIDTH, default=128, show_default=True,
+        help="Channels at every level of the network, a multiple of 4 (128 in the paper)."))(function)))
+
+
+def execution_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--device --precision --compile`` (section Execution)."""
+    return section(
+        "Execution",
+        click.option("--device", default="auto", show_default=True, metavar="DEVICE", help="auto, cpu or cuda[:N]."),
         click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
                      help="bf16: autocast and channels-last; auto: bf16 where the device computes it natively."),
-        click.option("--compile", "compile_net", is_flag=True,
+        click.option("--compile/--no-compile", "compile_net", default=None,
                      help="Run the network through torch.compile: faster steps after a one-off compilation (about a "
-                          "minute at 256x256); for long fits."),
-        click.option("--width", type=NETWORK_WIDTH, default=128, show_default=True,
-                     help="Channels at every level of the network, a multiple of 4 (128 in the paper)."),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return stop_options(function)
+                          "minute at 256x256). Default: where measured to pay (fp32 CPU fits from 256x256 at width "
+                          "128 and 1000 steps)."),
+        click.option("--cuda-graphs", type=click.Choice(tuple(SWITCH_NAMES)), default="auto", show_default=True,
+                     help="On CUDA, capture the whole fitting step once as a CUDA graph and replay it (auto: for "
+                          "steps up to 128x128 at width 128)."),
+    )(function)
 
 
 #: The keyword arguments :func:`stop_options` adds (``None`` = the task's setting).
@@ -127,11 +141,18 @@ def stop_values(options: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+#: ``--cuda-graphs`` choices and the :class:`FitSettings` values they stand for.
+SWITCH_NAMES = {"auto": "auto", "on": True, "off": False}
+
+
 def settings_from(base: FitSettings, iters: int | None, lr: float | None, seed: int, device: str,
-                  precision: str, compile_net: bool = False, **stopping: Any) -> FitSettings:
-    """The task's settings with the command-line overrides applied (see :meth:`FitSettings.with_stopping`)."""
+                  precision: str, compile_net: bool | None = None, cuda_graphs: str = "auto",
+                  **stopping: Any) -> FitSettings:
+    """The task's settings with the command-line overrides applied (see :meth:`FitSettings.with_stopping`);
+    ``compile_net`` ``None`` (neither ``--compile`` nor ``--no-compile``) is ``auto``."""
     return base.replace(iters=iters, lr=lr, seed=seed, device=device, precision=precision,
-                        compile=compile_net).with_stopping(**stopping)
+                        compile="auto" if compile_net is None else compile_net,
+                        cuda_graphs=SWITCH_NAMES[cuda_graphs]).with_stopping(**stopping)
 
 
 def check_output_dirs(**folders: Path | None) -> None:
@@ -172,13 +193,13 @@ def task_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def _add_options(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
     for option, owners in reversed(list(declared_options(kind).values())):
-        choices = f" [{'|'.join(map(str, option.choices))}]" if option.choices else ""
+        metavar = "[" + "|".join(map(str, option.choices)) + "]" if option.choices else option.metavar
         bounds = f" [{option.range_text}]" if option.range_text and len(owners) == 1 else ""
         default = "" if option.default is None else f" (default {option.default})"
         # The range is checked once the plugin is chosen (its resolve_values): plugins may bound one name apart.
         function = click.option(
             option.flag, option.name, type=FiniteFloat() if option.type is float else option.type, default=None,
-            help=f"{', '.join(owners)}: {option.help}{choices}{bounds}{default}",
+            metavar=metavar, help=f"{', '.join(owners)}: {option.help}{bounds}{default}",
         )(function)
     return function
 
@@ -205,8 +226,58 @@ def pop_task_values(task_name: str, values: dict[str, Any]) -> dict[str, Any]:
     return pop_plugin_values("tasks", task_name, values)
 
 
-def build_command(name: str, function: Callable[..., Any], decorators: Sequence[Callable]) -> click.Command:
-    """A fresh click command around ``function`` (outermost decorator first).
+def section(title: str, *decorators: Callable[..., Any]) -> Callable[..., Any]:
+    """Apply ``decorators`` (click options, option groups; outermost first) and list the options they add under
+    ``title`` in ``--help`` (see :class:`SectionedCommand`). An inner section keeps its own title."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        before = len(getattr(function, "__click_params__", ()))
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        for param in getattr(function, "__click_params__", [])[before:]:
+            if not hasattr(param, SECTION_ATTRIBUTE):
+                setattr(param, SECTION_ATTRIBUTE, title)
+        return function
+
+    return decorate
+
+
+#: The parameter attribute :func:`section` sets: the title of the help section the option is listed under.
+SECTION_ATTRIBUTE = "help_section"
+
+
+class SectionedCommand(click.Command):
+    """A click command whose ``--help`` lists options by section (in the order the sections first appear) and
+    ends with examples (``examples``: command lines, shown unwrapped)."""
+
+    def __init__(self, *args: Any, examples: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.examples = tuple(examples)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        untitled: list[tuple[str, str]] = []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if record is not None:
+                title = getattr(param, SECTION_ATTRIBUTE, None)
+                (sections.setdefault(title, []) if title else untitled).append(record)
+        for title, rows in [*sections.items(), ("Other options", untitled)]:
+            with formatter.section(title):
+                formatter.write_dl(rows)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        if self.examples:
+            with formatter.section("Examples"):
+                for example in self.examples:
+                    formatter.write(f"{'':>{formatter.current_indent}}{example}\n")
+
+
+def build_command(name: str, function: Callable[..., Any], decorators: Sequence[Callable],
+                  examples: Sequence[str] = ()) -> click.Command:
+    """A fresh click command around ``function`` (outermost decorator first; group them with :func:`section`),
+    its help ending with ``examples``.
 
     Commands whose options come from the registry are built at each look-up, so plugins registered at run
     time (tests, notebooks) get their options too.
@@ -218,4 +289,4 @@ def build_command(name: str, function: Callable[..., Any], decorators: Sequence[
 
     for decorator in reversed(decorators):
         call = decorator(call)
-    return click.command(name=name)(call)
+    return click.command(name=name, cls=SectionedCommand, examples=examples)(call)

@@ -10,17 +10,44 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from nasdip import registry
 from nasdip.search.records import DUPLICATE, OK
 
 
+class Ticker:
+    """Redraws a bar every second from a daemon thread, so its elapsed time moves between updates (a fit reports
+    every ``sync_every`` steps, a search every trial)."""
+
+    def __init__(self, bar: tqdm, lock: threading.Lock) -> None:
+        self.bar, self.lock = bar, lock
+        self.stopped = threading.Event()
+        threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(1.0):
+            with self.lock:
+                if not self.stopped.is_set():
+                    self.bar.refresh()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+#: Units of the numbers a fit reports, for the bar's postfix.
+METRIC_UNITS = {"psnr": "dB", "holdout_psnr": "dB"}
+
+
 class FitProgress:
-    """A bar over fitting steps, possibly spanning several fits; ``callback`` plugs into ``fit(callbacks=...)``."""
+    """A bar over fitting steps, possibly spanning several fits; ``callback`` plugs into ``fit(callbacks=...)``.
+    Its clock moves every second, and its postfix carries units (``psnr=27.31 dB``)."""
 
     def __init__(self, total: int, description: str, quiet: bool = False) -> None:
         self.bar = tqdm(total=total, desc=description, unit="step", file=sys.stderr, disable=True if quiet else None,
                         dynamic_ncols=True)
         self.offset = 0
         self.label = ""
+        self.lock = threading.Lock()
+        self.ticker = None if self.bar.disable else Ticker(self.bar, self.lock)
 
     def start(self, label: str) -> None:
         """A new fit begins (its steps count after the previous fits')."""
@@ -28,17 +55,21 @@ class FitProgress:
         self.label = label
 
     def callback(self, step: int, metrics: Mapping[str, float]) -> None:
-        self.bar.update(self.offset + step - self.bar.n)
         postfix = {"loss": f"{metrics['loss']:.2e}"}
         for key, value in metrics.items():
             if key != "loss":
-                postfix[key] = f"{value:.2f}"
+                postfix[key] = f"{value:.2f} {METRIC_UNITS.get(key, '')}".strip()
         if self.label:
             postfix["fit"] = self.label
-        self.bar.set_postfix(postfix, refresh=False)
+        with self.lock:
+            self.bar.set_postfix(postfix, refresh=False)
+            self.bar.update(self.offset + step - self.bar.n)
 
     def close(self) -> None:
-        self.bar.close()
+        if self.ticker is not None:
+            self.ticker.stop()
+        with self.lock:
+            self.bar.close()
 
 
 class SearchProgress:
@@ -56,8 +87,7 @@ class SearchProgress:
         self.done = 0.0
         self.partial: dict[int, float] = {}
         self.lock = threading.Lock()
-        self.ticker: threading.Thread | None = None
-        self.stopped = threading.Event()
+        self.ticker: Ticker | None = None
 
     def start(self, driver) -> None:
         """The search begins (or resumes) with ``driver``: its planned evaluations and what is already done."""
@@ -79,15 +109,7 @@ class SearchProgress:
                   "{desc}: {n:.1f} trials [{elapsed}{postfix}]")
         self.bar = tqdm(total=planned, initial=self.done, desc=f"search {settings.searcher}", file=self.stream,
                         dynamic_ncols=True, bar_format=layout)
-        self.ticker = threading.Thread(target=self._tick, daemon=True)
-        self.ticker.start()
-
-    def _tick(self) -> None:
-        """Redraw every second, so the elapsed time moves while a long trial runs."""
-        while not self.stopped.wait(1.0):
-            with self.lock:
-                if self.bar is not None:
-                    self.bar.refresh()
+        self.ticker = Ticker(self.bar, self.lock)
 
     def _line(self, text: str) -> None:
         print(f"nasdip: {text}", file=self.stream, flush=True)
@@ -131,7 +153,8 @@ class SearchProgress:
                    f"{summary.failed} failed, in {summary.seconds:.0f} s; {best}")
 
     def close(self) -> None:
-        self.stopped.set()
+        if self.ticker is not None:
+            self.ticker.stop()
         with self.lock:
             if self.bar is not None:
                 self.bar.close()
@@ -139,22 +162,28 @@ class SearchProgress:
 
 
 def fidelity_text(fidelity) -> str:
-    """``300 steps, 32 px, width 16`` (``full`` images when not cropped)."""
+    """``300 steps, 32 px, width 16`` (``full`` images when not cropped; ``score psd (best 1/10 go on)`` for a
+    score rung)."""
     crop = "full images" if fidelity.crop is None else f"{fidelity.crop} px"
-    return f"{fidelity.iters} steps, {crop}, width {fidelity.width}"
+    how = f"score {fidelity.score} (best 1/{fidelity.eta} go on)" if fidelity.score else f"{fidelity.iters} steps"
+    return f"{how}, {crop}, width {fidelity.width}"
 
 
 def trial_line(trial, unit: str) -> str:
-    """One trial as a log line: index, rung and fidelity, status, reward with its unit, seconds, best so far."""
+    """One trial as a log line: index, rung and fidelity, status, reward with its unit (a score rung's trial: its
+    score's), seconds, best so far (the search reward's)."""
     fidelity = trial.fidelity or {}
-    where = (f"rung {trial.rung}, {fidelity.get('iters')} steps, "
-             f"{fidelity.get('crop') or 'full'} px, width {fidelity.get('width')}")
+    score = fidelity.get("score")
+    how = f"score {score}" if score else f"{fidelity.get('iters')} steps"
+    where = f"rung {trial.rung}, {how}, {fidelity.get('crop') or 'full'} px, width {fidelity.get('width')}"
     suffix = f" {unit}" if unit else ""
+    mine = suffix if not score else f" {registry.get('rewards', score).unit}".rstrip()
+    what = score or "reward"
     best = "" if trial.best_reward is None else f"; best {trial.best_reward:.3f}{suffix}"
     if trial.status == OK:
-        outcome = f"ok: reward {trial.reward:.3f}{suffix} in {trial.seconds:.1f} s"
+        outcome = f"ok: {what} {trial.reward:.3f}{mine} in {trial.seconds:.1f} s"
     elif trial.status == DUPLICATE:
-        outcome = f"duplicate of trial {trial.duplicate_of}: reward {trial.reward:.3f}{suffix}"
+        outcome = f"duplicate of trial {trial.duplicate_of}: {what} {trial.reward:.3f}{mine}"
     else:
         outcome = f"{trial.status} after {trial.seconds:.1f} s: {trial.error}"
     return f"trial {trial.index} ({where}) {outcome}{best}"

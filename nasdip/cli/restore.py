@@ -15,12 +15,14 @@ from nasdip.cli.options import (
     check_output_dirs,
     fit_options,
     pop_task_values,
+    section,
     settings_from,
     stop_values,
     task_options,
 )
 from nasdip.cli.progress import FitProgress
-from nasdip.options import SEED_COUNT
+from nasdip.cli.wait import ExpectedWait
+from nasdip.options import SEED_COUNT, FiniteFloat
 
 
 def _format(value: float | None, digits: int = 2) -> str:
@@ -28,31 +30,45 @@ def _format(value: float | None, digits: int = 2) -> str:
 
 
 def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path | None, crop: int | None,
-                iters: int | None, lr: float | None, seed: int, device: str, precision: str, compile_net: bool,
-                width: int, out_dir: Path, logdir: Path | None, as_json: bool, quiet: bool, tile: int | None,
-                seeds: int, compare: tuple[str, ...], **task_values: Any) -> None:
+                iters: int | None, lr: float | None, seed: int, device: str, precision: str,
+                compile_net: bool | None, cuda_graphs: str, width: int, out_dir: Path, logdir: Path | None,
+                as_json: bool, quiet: bool, tile: int | None, seeds: int, compare: tuple[str, ...],
+                **task_values: Any) -> None:
     """Restore IMAGE (a low-resolution, noisy or masked photo) with a Deep Image Prior network.
 
     Without IMAGE, a built-in photograph is degraded by the task and the restoration is scored against it.
     """
     from nasdip import registry
     from nasdip.arch.catalog import resolve_arch
+    from nasdip.cli.auto import AUTO, AUTO_OPTIONS, check_combinations
     from nasdip.fit.request import FitRequest
     from nasdip.nn.config import NetConfig
 
+    auto_values = {name: task_values.pop(name) for name in AUTO_OPTIONS}
+    check_combinations(arch, seeds, tile, auto_values)
     task = registry.get("tasks", task_name)(**pop_task_values(task_name, task_values))
     problem = restore_problem(task, image, gt, crop, seed)
-    architecture = resolve_arch(task.arch_spec(arch))
+    architecture = None if arch == AUTO else resolve_arch(task.arch_spec(arch))  # auto: chosen below
     others = [resolve_arch(spec) for spec in compare]
-    settings = settings_from(task.settings(), iters, lr, seed, device, precision, compile_net,
-                             **stop_values(task_values))
+    stopping = stop_values(task_values)
+    settings = settings_from(task.settings(), iters, lr, seed, device, precision, compile_net, cuda_graphs,
+                             **stopping)
+    if "stop" not in stopping:  # the task's measured default (denoising stops automatically)
+        settings = task.restore_settings(settings)
     check_output_dirs(out=out_dir, logdir=logdir)
     request = FitRequest(task, problem, architecture, NetConfig(width=width), settings)
-    report = restore_with_progress(request, out_dir, logdir, tile, quiet, seeds, others)
+    if arch == AUTO:
+        from nasdip.cli.auto import print_cost, restore_auto
+
+        report = restore_auto(request, out_dir, logdir, quiet, tuple(others), *auto_values.values(), as_json=as_json)
+    else:
+        report = restore_with_progress(request, out_dir, logdir, tile, quiet, seeds, others)
     if as_json:
         click.echo(json.dumps(report))
     else:
         print_report(task, report)
+        if arch == AUTO:
+            print_cost(report)
 
 
 def restore_problem(task, image: Path | None, gt: Path | None, crop: int | None, seed: int):
@@ -82,10 +98,12 @@ def restore_with_progress(request, out_dir: Path, logdir: Path | None, tile: int
                   config={"task": task.name, "task_options": dict(task.values), "arch": arch.label,
                           **settings.to_dict(), "width": request.config.width, "seeds": seeds})
     tiles = 1 if tile is None else tile_count(tuple(problem.observation.shape[-2:]), tile)
-    progress = FitProgress(settings.iters * tiles * (1 + len(compare)), f"{task.name} {arch.label}", quiet)
+    total = settings.iters * tiles * (1 + len(compare))
+    progress = FitProgress(total, f"{task.name} {arch.label}", quiet)
+    callbacks = (progress.callback,) if quiet else (progress.callback, ExpectedWait(total, settings.stop != "iters").callback)
     run.emit("run_started")
     try:
-        return restore(request.replace(run=run, callbacks=(progress.callback,)), out_dir, tile=tile,
+        return restore(request.replace(run=run, callbacks=callbacks), out_dir, tile=tile,
                        on_tile=progress.start, seeds=seeds, compare=compare)[1]
     finally:
         progress.close()
@@ -96,7 +114,7 @@ def print_report(task, report: dict[str, Any]) -> None:
     """The human-readable summary of a restoration."""
     click.echo(f"{task.describe()} with {report['arch']}: {report['iters']} steps in {report['seconds']:.1f} s "
                f"({report['seconds_per_step'] * 1000:.0f} ms/step, {report['device']}, {report['precision']}"
-               f"{', compiled' if report['compiled'] else ''})")
+               f"{', compiled' if report['compiled'] else ''}{', CUDA graphs' if report.get('cuda_graphs') else ''})")
     name, unit = task.score_name, task.score_unit
     if report["seeds"] > 1:
         last = report["seed"] + report["seeds"] - 1
@@ -137,28 +155,58 @@ def warn_if_below_baseline(task, report: dict[str, Any]) -> None:
                f"try another --arch", err=True)
 
 
+RESTORE_EXAMPLES = (
+    "nasdip restore photo.png --task denoise --sigma 25 --stop auto",
+    "nasdip restore small.png --task sr --scale 4 --arch runs/sr/best.json --compare dip-skip",
+    "nasdip restore --task inpaint --drop 0.5 --iters 300 --width 32    # the built-in photo",
+    "nasdip restore noisy.png --task denoise --arch auto --compare dip-skip    # choose the architecture for it",
+)
+
+
 def restore_command() -> click.Command:
     """The ``restore`` command, with the options of every registered task."""
+    folder = click.Path(path_type=Path, file_okay=False)
     return build_command("restore", run_restore, [
         click.argument("image", required=False, type=click.Path(path_type=Path, dir_okay=False)),
-        click.option("--task", "task_name", type=RegistryName("tasks"), required=True, help="Restoration task."),
-        task_options,
-        click.option("--arch", default=None, help="Preset name or architecture JSON file (default: the task's preset)."),
-        click.option("--gt", type=click.Path(path_type=Path, dir_okay=False), help="Ground truth, to report PSNR/SSIM."),
-        click.option("--crop", type=click.IntRange(1, 65536), default=None,
-                     help="Side of the centre crop of the built-in photo (default 128; only without IMAGE)."),
+        section(
+            "Input",
+            click.option("--task", "task_name", type=RegistryName("tasks"), required=True, help="Restoration task."),
+            click.option("--gt", type=click.Path(path_type=Path, dir_okay=False), metavar="CLEAN.png",
+                         help="Ground truth, to report PSNR/SSIM."),
+            click.option("--crop", type=click.IntRange(1, 65536), default=None,
+                         help="Side of the centre crop of the built-in photo (default 128; only without IMAGE)."),
+        ),
+        section("Task options (those of the chosen --task)", task_options),
+        section(
+            "Network",
+            click.option("--arch", default=None, metavar="NAME|ARCH.json",
+                         help="Preset name, architecture JSON file, or auto: choose one for IMAGE (default: the "
+                              "task's preset)."),
+            click.option("--compare", multiple=True, metavar="ARCH",
+                         help="Also restore with this preset or architecture file (repeatable; e.g. dip-skip) and "
+                              "show it beside the restoration in the comparison picture."),
+            click.option("--auto-candidates", type=int, default=None, metavar="N",
+                         help="--arch auto: random candidates of the space to score (default 200)."),
+            click.option("--auto-budget", type=FiniteFloat(), default=None, metavar="FITS",
+                         help="--arch auto: what choosing and restoring may cost together, in plain fits (fitting "
+                              "steps x pixels of one fit; default 3)."),
+            click.option("--auto-score", type=RegistryName("rewards"), default=None, metavar="SCORE",
+                         help="--arch auto: the training-free score that screens the candidates (default psd)."),
+        ),
         fit_options,
-        click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("nasdip-out"),
-                     show_default=True, help="Directory for the restored image and the comparison."),
-        click.option("--logdir", type=click.Path(path_type=Path, file_okay=False), default=None,
-                     help="Write TensorBoard curves and images here."),
-        click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a summary."),
-        click.option("--quiet", is_flag=True, help="No progress bar."),
-        click.option("--tile", type=click.IntRange(16, 65536), default=None,
-                     help="Restore overlapping TILE x TILE windows of the image separately (for large images)."),
-        click.option("--seeds", type=SEED_COUNT, default=1, show_default=True,
-                     help="Average the restorations of this many fits (seeds --seed onwards), fitted together."),
-        click.option("--compare", multiple=True, metavar="ARCH",
-                     help="Also restore with this preset or architecture file (repeatable; e.g. dip-skip) and show "
-                          "it beside the restoration in the comparison picture."),
-    ])
+        section(
+            "Fitting",
+            click.option("--seeds", type=SEED_COUNT, default=1, show_default=True,
+                         help="Average the restorations of this many fits (seeds --seed onwards), fitted together."),
+            click.option("--tile", type=click.IntRange(16, 65536), default=None,
+                         help="Restore overlapping TILE x TILE windows of the image separately (for large images)."),
+        ),
+        section(
+            "Output",
+            click.option("--out", "out_dir", type=folder, default=Path("nasdip-out"), show_default=True,
+                         help="Directory for the restored image and the comparison."),
+            click.option("--logdir", type=folder, default=None, help="Write TensorBoard curves and images here."),
+            click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a summary."),
+            click.option("--quiet", is_flag=True, help="No progress bar."),
+        ),
+    ], examples=RESTORE_EXAMPLES)

@@ -25,6 +25,7 @@ from nasdip.cli.options import (
     plugin_options,
     pop_plugin_values,
     pop_task_values,
+    section,
     stop_options,
     stop_values,
     task_options,
@@ -82,6 +83,7 @@ def run_search(searcher: str | None, task_name: str | None, resume: bool, run_di
             settings = settings_from_options(searcher, task_name, budget, options)
             driver = start_search(settings, run_dir, options["images"], on_trial)
         bar.start(driver)
+        driver.on_step = bar.on_step
         try:
             summary = driver.run()
         except KeyboardInterrupt:
@@ -212,6 +214,8 @@ def refuse_changes_on_resume(searcher: str | None, task_name: str | None, option
     values = {**options, "searcher": searcher, "task_name": task_name}
     for name, parameter in given.items():
         trial = {**base, name: values[name]}
+        if name == "ladder" and gives_fitted_rungs(values[name]):  # they replace --min-iters ...
+            trial.update(dict.fromkeys(GEOMETRIC_LADDER.values()))
         try:
             same = comparable(settings_from_options(trial["searcher"], trial["task_name"], None, dict(trial))) == expected
         except NasdipError:
@@ -255,7 +259,7 @@ def comparable(settings) -> dict[str, Any]:
 
 def recorded_options(settings) -> dict[str, Any]:
     """The command's option values that build ``settings`` (the recorded search), for comparison with new ones."""
-    ladder, stopping = settings.ladder, settings.stopping
+    stopping = settings.stopping
     options: dict[str, Any] = {
         "searcher": settings.searcher, "task_name": settings.task, "space": settings.space, "reward": settings.reward,
         "batch": settings.batch, "iters": settings.fidelity.iters, "crop": settings.fidelity.crop,
@@ -263,11 +267,9 @@ def recorded_options(settings) -> dict[str, Any]:
         "precision": settings.precision, "executor": settings.executor, "workers": settings.workers,
         "trial_timeout": settings.trial_timeout, "observed": settings.observed,
         "images": None if settings.images == "builtin" else Path(settings.images),
-        "schedule": settings.schedule, "eta": settings.eta,
+        "schedule": settings.schedule, "eta": settings.eta, "baseline_arch": settings.baseline_arch,
         "searcher_option": tuple(f"{key}={json.dumps(value)}" for key, value in settings.searcher_options.items()),
-        "min_iters": ladder[0].iters if ladder else None, "max_iters": ladder[-1].iters if ladder else None,
-        "ladder_crops": tuple(rung.crop for rung in ladder) if ladder else None,
-        "ladder_widths": tuple(rung.width for rung in ladder) if ladder else None,
+        **recorded_ladder(settings),
         **{key: stopping.get(key) for key in STOP_KEYS},
     }
     for kind, values in (("tasks", settings.task_values), ("executors", settings.executor_options)):
@@ -296,25 +298,73 @@ def settings_from_options(searcher: str, task_name: str, budget: int | None, opt
         executor_options=executor_values, workers=options["workers"], trial_timeout=options["trial_timeout"],
         images=str(images) if images else "builtin", observed=options["observed"], stopping=stop_values(options),
         schedule=options["schedule"], eta=options["eta"], ladder=ladder_from_options(options),
+        baseline_arch=options["baseline_arch"],
     )
 
 
+#: The options that build a geometric ladder, by flag.
+GEOMETRIC_LADDER = {"--min-iters": "min_iters", "--max-iters": "max_iters", "--ladder-crops": "ladder_crops",
+                    "--ladder-widths": "ladder_widths"}
+
+
 def ladder_from_options(options: dict[str, Any]) -> list:
-    """The fidelity ladder of ``--schedule`` (empty without one: the single fidelity of --iters/--crop/--width)."""
+    """The fidelity ladder of ``--schedule`` (empty without one: the single fidelity of --iters/--crop/--width):
+    ``--ladder``'s fitted rungs or the geometric ladder of --min-iters ..., after ``--ladder``'s score rung."""
     from nasdip.errors import UsageError
+    from nasdip.search.jobs import Fidelity
+    from nasdip.search.ladder import parse_ladder, with_score_rung
     from nasdip.search.schedule import build_ladder, geometric_iters
 
-    given = [flag for flag, key in (("--min-iters", "min_iters"), ("--max-iters", "max_iters"),
-                                    ("--ladder-crops", "ladder_crops"), ("--ladder-widths", "ladder_widths"))
-             if options[key] not in (None, ())]
+    score, fitted = parse_ladder(options["ladder"]) if options.get("ladder") else (None, [])
+    given = [flag for flag, key in GEOMETRIC_LADDER.items() if options[key] not in (None, ())]
     if options["schedule"] == "none":
         if given:
             raise UsageError(f"{given[0]} needs a multi-fidelity --schedule (halving, hyperband, asha or asha-async)")
-        return []
+        if fitted:
+            raise UsageError("--ladder with --schedule none takes a score rung only (score:NAME[:ETA]; the fitted "
+                             "fidelity is --iters, --crop and --width); fitted rungs need a multi-fidelity --schedule")
+        fidelity = Fidelity(options["iters"], options["crop"], options["width"])
+        return with_score_rung(score, [fidelity]) if score else []
+    if fitted and given:
+        raise UsageError(f"--ladder gives the fitted rungs; leave out {given[0]}")
+    if fitted:
+        return with_score_rung(score, build_ladder(*zip(*[(f.iters, f.crop, f.width) for f in fitted], strict=True)))
     iters = geometric_iters(options["min_iters"] or DEFAULT_LADDER[0], options["max_iters"] or DEFAULT_LADDER[1],
                             options["eta"])
-    return build_ladder(iters, options["ladder_crops"] or (options["crop"],),
-                        options["ladder_widths"] or (options["width"],))
+    return with_score_rung(score, build_ladder(iters, options["ladder_crops"] or (options["crop"],),
+                                               options["ladder_widths"] or (options["width"],)))
+
+
+def gives_fitted_rungs(spec: str | None) -> bool:
+    """Whether a ``--ladder`` spec holds fitted rungs (not only a score rung)."""
+    from nasdip.search.ladder import parse_ladder
+
+    try:
+        return bool(spec) and bool(parse_ladder(spec)[1])
+    except NasdipError:
+        return False
+
+
+def recorded_ladder(settings) -> dict[str, Any]:
+    """The ladder options that rebuild a recorded ladder: ``--ladder`` for its score rung, --min-iters ... for the
+    fitted rungs where they rebuild them (else ``--ladder`` for those too)."""
+    from nasdip.errors import UsageError
+    from nasdip.search.ladder import format_ladder
+    from nasdip.search.schedule import geometric_iters
+
+    options: dict[str, Any] = {"ladder": None, **dict.fromkeys(GEOMETRIC_LADDER.values())}
+    score = [rung for rung in settings.ladder if rung.score]
+    fitted = [rung for rung in settings.ladder if not rung.score]
+    if not fitted or settings.schedule == "none":
+        return {**options, "ladder": format_ladder(score) or None}
+    try:
+        geometric = geometric_iters(fitted[0].iters, fitted[-1].iters, settings.eta) == [r.iters for r in fitted]
+    except UsageError:
+        geometric = False
+    if not geometric:
+        return {**options, "ladder": format_ladder(settings.ladder)}
+    return {"ladder": format_ladder(score) or None, "min_iters": fitted[0].iters, "max_iters": fitted[-1].iters,
+            "ladder_crops": tuple(rung.crop for rung in fitted), "ladder_widths": tuple(rung.width for rung in fitted)}
 
 
 def print_summary(summary, driver, run_dir: Path, as_json: bool) -> None:
@@ -345,13 +395,19 @@ def print_best(summary, driver, run_dir: Path) -> None:
 
     reward = driver.reward
     unit = f" {reward.unit}" if reward.unit else ""
-    beside = "" if summary.baseline is None else f"; {summary.baseline.label(reward.unit)}"
+    beside = "".join(f"; {baseline.label(reward.unit)}" for baseline in (summary.baseline, summary.arch_baseline)
+                     if baseline is not None)
     click.echo(f"  best reward {summary.best_reward:.3f}{unit} ({reward.name}) at trial {summary.best_trial}{beside}")
     for line in space_of(summary.best_arch).describe(summary.best_arch):
         click.echo(f"  {line}")
     click.echo(f"  wrote {run_dir / 'best.json'}")
     for line in next_commands(driver.settings, run_dir):
         click.echo(line)
+
+
+#: TensorBoard's Time Series with every run of one search (``rl-sr/trials/0003``) in the search's colour and
+#: best-so-far curves unsmoothed (the default smoothing turns their steps into ramps).
+TENSORBOARD_URL = "http://localhost:6006/?runColorGroup=regex:%5E(%5B%5E%2F%5D%2B)&smoothing=0#timeseries"
 
 
 def next_commands(settings, run_dir: Path) -> list[str]:
@@ -363,7 +419,8 @@ def next_commands(settings, run_dir: Path) -> list[str]:
     folder = shlex.quote(str(run_dir))
     return ["next:",
             f"  nasdip restore --task {settings.task}{task_flags} --arch {best}    # add IMAGE to restore your photo",
-            f"  tensorboard --logdir {shlex.quote(str(run_dir.parent))}    # every trial, its decisions and reward",
+            f"  tensorboard --logdir {shlex.quote(str(run_dir.parent))}    # every trial, its decisions and reward;",
+            f"    then open {TENSORBOARD_URL}    # one colour per search, no smoothing",
             f"  nasdip compare {folder} --plot curves.png",
             f"  nasdip analyze {folder} --plot decisions.png"]
 
@@ -384,6 +441,11 @@ def schedule_options() -> list:
                      help="Crop side per rung, comma-separated (default: --crop at every rung)."),
         click.option("--ladder-widths", type=IntList(), default=None,
                      help="Network width per rung, comma-separated (default: --width at every rung)."),
+        click.option("--ladder", default=None, metavar="SPEC",
+                     help="The rungs as ITERS:CROP:WIDTH,... (instead of --min-iters ...), optionally opened by a "
+                          "training-free score rung score:NAME[:ETA] that scores ETA (default 10) candidates for "
+                          "each one it passes on, e.g. score:psd,300:32:16,1500:96:32; score:psd alone "
+                          "prescreens the other options' ladder."),
     ]
 
 
@@ -400,45 +462,78 @@ def fidelity_options() -> list:
     ]
 
 
+SEARCH_EXAMPLES = (
+    "nasdip search --searcher rl --task sr --budget 6 --iters 150 --crop 64 --run-dir runs/sr",
+    "nasdip search --searcher random --task denoise --schedule halving --budget 27 --run-dir runs/dn",
+    "nasdip search --run-dir runs/sr --resume --budget 12    # continue, with a larger budget",
+)
+
+
+def execution_and_output_options(path: click.Path) -> list:
+    """The sections Execution (device, precision, executor and its options, workers, timeout) and Output."""
+    return [
+        section(
+            "Execution",
+            click.option("--device", default="auto", show_default=True, metavar="DEVICE", help="auto, cpu or cuda[:N]."),
+            click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+                         help="auto: bf16 where the device computes it natively."),
+            click.option("--executor", type=RegistryName("executors"), default=None,
+                         help=f"Where candidates are evaluated (default: {registry.default_name('executors')})."),
+            plugin_options("executors"),
+            click.option("--workers", type=click.IntRange(1, 4096), default=1, show_default=True,
+                         help="Parallel evaluations."),
+            click.option("--trial-timeout", type=FiniteFloat(min=0, min_open=True), default=None, metavar="SECONDS",
+                         help="Seconds after which a candidate's evaluation is abandoned as failed."),
+        ),
+        section(
+            "Output",
+            click.option("--run-dir", type=path, default=None,
+                         help="Run directory (default: runs/<searcher>-<task>-seed<seed>)."),
+            click.option("--resume", is_flag=True,
+                         help="Continue the search in --run-dir; repeated options must equal the recorded ones, "
+                              "only --budget may change."),
+            click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
+            click.option("--quiet", is_flag=True, help="No progress bar or log lines."),
+        ),
+    ]
+
+
 def search_command() -> click.Command:
     """The ``search`` command, with the options of every registered task."""
     path = click.Path(path_type=Path, file_okay=False)
     return build_command("search", run_search, [
-        click.option("--searcher", type=RegistryName("searchers"), default=None,
-                     help="Search strategy (required unless --resume)."),
-        click.option("--task", "task_name", type=RegistryName("tasks"), default=None,
-                     help="Restoration task (required unless --resume)."),
-        task_options,
-        click.option("--space", type=RegistryName("spaces"), default=None,
-                     help=f"Search space (default: {registry.default_name('spaces')})."),
-        click.option("--images", type=path, default=None,
-                     help="Directory of clean search images (default: two crops of the built-in photo)."),
-        click.option("--observed", is_flag=True,
-                     help="--images holds degraded images (no clean versions): candidates are rewarded "
-                          "without ground truth (default reward: holdout)."),
-        click.option("--budget", type=click.IntRange(1, MAX_BUDGET), default=None,
-                     help=f"Candidate evaluations (default {DEFAULT_BUDGET}); with a --schedule, candidates started."),
-        *schedule_options(),
-        click.option("--batch", type=click.IntRange(1, MAX_BUDGET), default=4, show_default=True,
-                     help="Candidates proposed per round (evaluated concurrently by parallel executors)."),
-        *fidelity_options(),
-        stop_options,
-        click.option("--reward", type=RegistryName("rewards"), default=None,
-                     help=f"Reward (default: {registry.default_name('rewards')})."),
-        click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the searcher and every fit."),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
-        click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
-                     help="auto: bf16 where the device computes it natively."),
-        click.option("--executor", type=RegistryName("executors"), default=None,
-                     help=f"Where candidates are evaluated (default: {registry.default_name('executors')})."),
-        plugin_options("executors"),
-        click.option("--workers", type=click.IntRange(1, 4096), default=1, show_default=True, help="Parallel evaluations."),
-        click.option("--trial-timeout", type=FiniteFloat(min=0, min_open=True), default=None,
-                     help="Seconds after which a candidate's evaluation is abandoned as failed."),
-        click.option("--searcher-option", multiple=True, metavar="KEY=VALUE", help="Searcher setting (repeatable)."),
-        click.option("--run-dir", type=path, default=None,
-                     help="Run directory (default: runs/<searcher>-<task>-seed<seed>)."),
-        click.option("--resume", is_flag=True, help="Continue the search in --run-dir (only --budget may change)."),
-        click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
-        click.option("--quiet", is_flag=True, help="No progress bar."),
-    ])
+        section(
+            "Search",
+            click.option("--searcher", type=RegistryName("searchers"), default=None,
+                         help="Search strategy (required unless --resume)."),
+            click.option("--task", "task_name", type=RegistryName("tasks"), default=None,
+                         help="Restoration task (required unless --resume)."),
+            click.option("--space", type=RegistryName("spaces"), default=None,
+                         help=f"Search space (default: {registry.default_name('spaces')})."),
+            click.option("--budget", type=click.IntRange(1, MAX_BUDGET), default=None,
+                         help=f"Candidate evaluations (default {DEFAULT_BUDGET}); with a --schedule, candidates "
+                              "started."),
+            click.option("--reward", type=RegistryName("rewards"), default=None,
+                         help=f"Reward (default: {registry.default_name('rewards')})."),
+            click.option("--images", type=path, default=None,
+                         help="Directory of clean search images (default: two crops of the built-in photo)."),
+            click.option("--observed", is_flag=True,
+                         help="--images holds degraded images (no clean versions): candidates are rewarded "
+                              "without ground truth (default reward: holdout)."),
+            click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the searcher and every fit."),
+            click.option("--baseline-arch", default=None, metavar="NAME|ARCH.json",
+                         help="Also fit this architecture (e.g. dip-skip) once at the deployment fidelity and report "
+                              "its reward beside the best candidate's."),
+            click.option("--searcher-option", multiple=True, metavar="KEY=VALUE",
+                         help="Searcher setting (repeatable; see 'nasdip plugins')."),
+        ),
+        section("Task options (those of the chosen --task)", task_options),
+        section("Fidelity: how each candidate is fitted", *fidelity_options(), stop_options),
+        section(
+            "Schedule: which candidates go up a ladder of fidelities",
+            *schedule_options(),
+            click.option("--batch", type=click.IntRange(1, MAX_BUDGET), default=4, show_default=True,
+                         help="Candidates proposed per round (evaluated concurrently by parallel executors)."),
+        ),
+        *execution_and_output_options(path),
+    ], examples=SEARCH_EXAMPLES)

@@ -20,8 +20,10 @@ class Snapshot:
     """Device-side copy of parameters, optimiser state and output average (refreshed in place)."""
 
     def __init__(self, params: Sequence[torch.Tensor], optimizer: torch.optim.Optimizer,
-                 average: OutputAverage) -> None:
+                 average: OutputAverage, in_place: bool = False) -> None:
         self.params = list(params)
+        #: Restore the optimiser's state into its own tensors (a CUDA graph reads them) rather than fresh copies.
+        self.in_place = in_place
         self.optimizer = optimizer
         self.average = average
         self.saved_params = [p.detach().clone() for p in self.params]
@@ -45,9 +47,24 @@ class Snapshot:
         for saved, live in zip(self.saved_params, self.params, strict=True):
             live.copy_(saved)
         for kept, param in zip(self.saved_state, self.params, strict=True):
-            self.optimizer.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in kept.items()}
+            if self.in_place:
+                self._restore_in_place(kept, self.optimizer.state[param])
+            else:
+                self.optimizer.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in kept.items()}
         # An average saved before it existed restarts from the next output rather than keeping a diverged one.
         self.average.restore(self.saved_average)
+
+    @staticmethod
+    def _restore_in_place(kept: dict[str, Any], live: dict[str, Any]) -> None:
+        """Copy the saved state into the live tensors; state saved before the first step (none) is zeros, which
+        is what Adam starts from."""
+        for key, value in live.items():
+            if torch.is_tensor(value) and key in kept:
+                value.copy_(kept[key])
+            elif torch.is_tensor(value):
+                value.zero_()
+            elif key in kept:
+                live[key] = kept[key]
 
 
 class DivergenceGuard:

@@ -121,7 +121,7 @@ def gallery(task: Task, problems: Sequence[Problem], outputs: Sequence[torch.Ten
     for problem, output in zip(problems, outputs, strict=True):
         output = output.detach().float().cpu().clamp(0, 1)
         caption: tuple[str, ...] = (problem.name,)
-        if problem.clean is not None:
+        if problem.clean is not None and problem.clean.shape[-2:] == output.shape[-2:]:  # not a self-validation fit's
             caption += (f"{task.score_name.upper()} {float(task.score(output, problem.clean.cpu())):.2f} "
                         f"{task.score_unit}",)
         width = max(1, round(output.shape[-1] * height / output.shape[-2]))
@@ -173,7 +173,7 @@ def report(request: FitRequest, result: FitResult, seeds: int = 1) -> dict[str, 
         "seconds": round(result.seconds, 3),
         "seconds_per_step": round(result.seconds / max(result.iters, 1), 5), "rollbacks": result.rollbacks,
         "seed": settings.seed, "device": result.device, "precision": result.precision,
-        "compiled": result.compiled, "width": request.config.width,
+        "compiled": result.compiled, "cuda_graphs": result.cuda_graphs, "width": request.config.width,
         "seeds": seeds,
     }
     if problem.clean is not None:

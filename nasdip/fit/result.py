@@ -26,6 +26,7 @@ class FitResult:
     ``callback`` (a callback stopped the fit). ``packed`` is the number of fits computed together in one packed
     network (:mod:`nasdip.fit.packed`; ``seconds`` is then the pack's wall time shared equally). ``compiled``:
     the network ran through ``torch.compile`` (``FitSettings.compile`` and compilation succeeded).
+    ``cuda_graphs``: its steps replayed a captured CUDA graph (``FitSettings.cuda_graphs`` and capture succeeded).
     """
 
     output: torch.Tensor
@@ -43,6 +44,7 @@ class FitResult:
     heldout: list[float] = field(default_factory=list)
     packed: int = 1
     compiled: bool = False
+    cuda_graphs: bool = False
 
 
 class FitDiverged(NasdipError):

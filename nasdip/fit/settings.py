@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from nasdip.errors import NasdipError
+from nasdip.fit.acceleration import check_switch
 from nasdip.fit.stopping import DEFAULT_HOLDOUT, StopConfig, check_stop_settings, resolve_rule
 from nasdip.options import MAX_LEARNING_RATE, MAX_STEPS
 
@@ -41,7 +42,11 @@ class FitSettings:
             :func:`nasdip.fit.device.resolve_precision`).
         compile: run the network through ``torch.compile`` (normalisation, activation and padding fused around the
             convolutions; pays after some hundred steps at 256x256, see the speed results in the docs). Falls back to eager
-            execution, with a warning, when compiling fails; packed fits stay eager.
+            execution, with a warning, when compiling fails; packed fits stay eager. ``auto``: where it was measured
+            to pay (:func:`nasdip.fit.acceleration.resolve_compile`).
+        cuda_graphs: on CUDA, capture the whole step (jittered input, forward, backward, Adam) once as a CUDA graph
+            and replay it; ``auto``: for small steps (:func:`nasdip.fit.acceleration.resolve_cuda_graphs`).
+            Falls back to eager steps, with a warning, when capturing fails; ignored elsewhere.
     """
 
     iters: int = 2000
@@ -59,7 +64,8 @@ class FitSettings:
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
-    compile: bool = False
+    compile: bool | str = False
+    cuda_graphs: bool | str = "auto"
 
     def __post_init__(self) -> None:
         if self.iters < 1:
@@ -74,6 +80,8 @@ class FitSettings:
             raise NasdipError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
             raise NasdipError(f"ema must be in [0, 1), got {self.ema}")
+        check_switch("compile", self.compile)
+        check_switch("cuda_graphs", self.cuda_graphs)
         check_stop_settings(self.stop, self.stop_window, self.stop_patience, self.holdout, self.iters)
 
     @property

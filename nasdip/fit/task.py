@@ -58,6 +58,14 @@ class Task(ABC):
     #: to False when :meth:`build_model` returns more than one plain network (fits then run one by one); tasks
     #: that override :meth:`fit` are never packed.
     packable: ClassVar[bool] = True
+    #: The stopping rule ``restore`` uses when the user chooses none (:meth:`restore_settings`): ``auto`` where it
+    #: was measured to return a better restoration than the fixed count for the same cap (denoising), else
+    #: ``iters`` (the published protocol). Searches and benchmarks keep :meth:`settings`.
+    restore_stop: ClassVar[str] = "iters"
+    #: The registered reward that ranks this task's candidates on the observation alone (no clean image), used by
+    #: ``restore --arch auto`` and by ``search --observed`` when no ``--reward`` is given (``holdout``: held-out
+    #: pixels; ``cross-scale``: :meth:`self_validation_problem`); ``None``: the task declares none.
+    no_reference_reward: ClassVar[str | None] = None
 
     def __init__(self, **values: Any) -> None:
         self.values = resolve_values(f"task {self.name!r}", self.options, values)
@@ -67,6 +75,16 @@ class Task(ABC):
     @abstractmethod
     def settings(self) -> FitSettings:
         """The paper's fitting hyper-parameters for this task (and its options)."""
+
+    def restore_settings(self, settings: FitSettings | None = None) -> FitSettings:
+        """The settings a restoration fits with when no stopping rule is chosen: ``settings`` (default: the
+        task's own) stopping by :attr:`restore_stop`, where the cap leaves the detector room to fire (at least its
+        window plus its patience); otherwise (or when ``settings`` stop by a detector already) unchanged."""
+        settings = self.settings() if settings is None else settings
+        room = settings.iters >= settings.stop_window + settings.stop_patience
+        if self.restore_stop == "iters" or settings.stop != "iters" or not room:
+            return settings
+        return settings.with_stopping(stop=self.restore_stop)
 
     @abstractmethod
     def degrade(self, clean: torch.Tensor, generator: torch.Generator, name: str = "image") -> Problem:
@@ -104,6 +122,12 @@ class Task(ABC):
     def heldout_error(self, output: torch.Tensor, problem: Problem, heldout: torch.Tensor) -> torch.Tensor:
         """Mean squared residual over the held-out pixels (``heldout`` is a ``(1, 1, h, w)`` 0/1 mask)."""
         return weighted_mean_square(self.residual(output, problem), heldout)
+
+    def self_validation_problem(self, problem: Problem) -> Problem:
+        """A problem whose ground truth is known from ``problem``'s observation alone, for rewards that fit it
+        instead (``Reward.self_validation``; super-resolution: the observation downscaled once more, its clean
+        image the observation). Default: refused, the task has none."""
+        raise NasdipError(f"task {self.name!r} has no self-validation problem; choose another reward")
 
     def score(self, restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
         """The task's headline metric (:attr:`score_name`; PSNR in dB by default), as a tensor on the device

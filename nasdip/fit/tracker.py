@@ -67,6 +67,7 @@ class FitTracker(ABC):
 
     guard: DivergenceGuard
     compiled = False
+    cuda_graphs = False
 
     def __init__(self, request: FitRequest, precision: str, depth: int) -> None:
         task, problem, settings, device = request.task, request.problem, request.settings, request.device
@@ -203,7 +204,7 @@ class FitTracker(ABC):
                          rollbacks=self.guard.rollbacks, settings=self.settings, device=str(self.device),
                          extras={name: image.detach().float().cpu() for name, image in extras.items()},
                          precision=self.precision, stop_reason=self.stop_reason, heldout=heldout,
-                         compiled=self.compiled)
+                         compiled=self.compiled, cuda_graphs=self.cuda_graphs)
 
     def _heldout_at(self, step: int, heldout: list[float]) -> float:
         """The held-out PSNR of the returned step, averaged over the detector's window (less noisy than one

@@ -175,6 +175,7 @@ def analyze_trials(trials: Sequence[Trial], space: str, task: str, reward: str, 
         raise NasdipError(f"{names}: {ok} evaluated trial{'s' * (ok != 1)} at one fidelity; the decision analysis "
                           f"needs at least {MIN_TRIALS} (search with a larger --budget)")
     decisions = registry.get("spaces", space).decisions
+    reward = (chosen[0].fidelity or {}).get("score") or reward  # a score rung's trials carry the score, not the reward
     samples = [(trial.arch.get("choices", {}), trial.reward if trial.status == OK else None) for trial in chosen]
     effects = decision_effects(decisions, samples)
     return Analysis(runs=list(runs), space=space, task=task, reward=reward, unit=reward_unit(reward),

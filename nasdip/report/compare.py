@@ -8,6 +8,7 @@ from typing import Any
 from nasdip.arch.catalog import space_of
 from nasdip.errors import NasdipError
 from nasdip.report.columns import reward_unit, task_text, with_unit
+from nasdip.search.baseline import ARCH_BASELINE
 from nasdip.search.records import DUPLICATE, FAILED, OK
 from nasdip.search.rundir import RunDirectory
 
@@ -63,6 +64,7 @@ def summarize_run(path: str | Path) -> dict[str, Any]:
         "rungs": top + 1,
         "per_rung": [sum(trial.rung == rung and trial.status != DUPLICATE for trial in trials) for rung in range(top + 1)],
         "baseline": baseline.to_dict() if (baseline := run.load_baseline()) else None,
+        "arch_baseline": arch.to_dict() if (arch := run.load_baseline(ARCH_BASELINE)) else None,
     }
 
 
@@ -102,12 +104,14 @@ def curves_figure(summaries: list[dict[str, Any]]):
             style = {"where": "post", "marker": "o", "markersize": 3}  # markers keep a one-trial run visible
             (line,) = by_count.step([p["evaluations"] for p in points], rewards, label=labels[index], **style)
             by_time.step([p["seconds"] for p in points], rewards, color=line.get_color(), **style)
-            baseline = summaries[index].get("baseline")
-            if baseline is not None:  # what the observation itself scores: candidates below it beat nothing
+            for key, style, what in (("baseline", "--", " input"), ("arch_baseline", ":", "")):
+                baseline = summaries[index].get(key)
+                if baseline is None:  # the observation's score (below it: no candidate beat doing nothing), or
+                    continue          # --baseline-arch's (dip-skip at the deployment fidelity)
                 for axis in (by_count, by_time):
-                    axis.axhline(baseline["reward"], color=line.get_color(), linestyle="--", linewidth=1)
-                by_count.plot([], [], color=line.get_color(), linestyle="--", linewidth=1,
-                              label=f"{labels[index]}: {baseline['name']} input")
+                    axis.axhline(baseline["reward"], color=line.get_color(), linestyle=style, linewidth=1)
+                by_count.plot([], [], color=line.get_color(), linestyle=style, linewidth=1,
+                              label=f"{labels[index]}: {baseline['name']}{what}")
         by_count.set(xlabel="evaluations", ylabel=ylabel, title=f"{task}: best {reward} by evaluations")
         by_time.set(xlabel="wall-clock time (s)", ylabel=ylabel, title=f"{task}: best {reward} by time")
         by_count.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -11,17 +11,24 @@ from typing import Any
 
 from nasdip.fit.problem import Problem
 from nasdip.fit.task import Task
+from nasdip.search.jobs import EvalOutcome
+from nasdip.search.records import OK
 from nasdip.search.reward import Reward
+
+#: The run-directory file of the observation's baseline, and of ``--baseline-arch``'s.
+INPUT_BASELINE, ARCH_BASELINE = "baseline.json", "baseline_arch.json"
 
 
 @dataclass(frozen=True)
 class Baseline:
-    """The naive restoration's score on a set of search images: ``reward`` on the reward's scale, ``name`` what
-    it is (the task's ``baseline_name``: ``noisy``, ``bicubic``, ...), every task metric's mean in ``metrics``."""
+    """A reference score on a set of search images: ``reward`` on the reward's scale, every task metric's mean in
+    ``metrics``, ``name`` what it is: the task's naive restoration (its ``baseline_name``: ``noisy``, ``bicubic``,
+    ...) or, with ``arch``, an architecture fitted like a candidate (``dip-skip``)."""
 
     name: str
     reward: float
     metrics: dict[str, float]
+    arch: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -30,13 +37,23 @@ class Baseline:
     def from_dict(cls, data: Any) -> Baseline | None:
         """The baseline recorded as ``data``, or ``None`` for anything of another shape."""
         try:
-            return cls(str(data["name"]), float(data["reward"]), {str(k): float(v) for k, v in data["metrics"].items()})
+            return cls(str(data["name"]), float(data["reward"]), {str(k): float(v) for k, v in data["metrics"].items()},
+                       bool(data.get("arch", False)))
         except (TypeError, KeyError, ValueError, AttributeError):
             return None
 
     def label(self, unit: str) -> str:
-        """``noisy input 20.46 dB``."""
-        return f"{self.name} input {self.reward:.3f}{' ' + unit if unit else ''}"
+        """``noisy input 20.460 dB``, ``dip-skip 27.180 dB``."""
+        return f"{self.name}{'' if self.arch else ' input'} {self.reward:.3f}{' ' + unit if unit else ''}"
+
+
+def arch_baseline(name: str, outcome: EvalOutcome) -> Baseline | None:
+    """The baseline of an architecture from its evaluation (``None`` when it failed)."""
+    if outcome.status != OK or outcome.reward is None:
+        return None
+    metrics = {key: float(value) for key, value in outcome.metrics.items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    return Baseline(name, outcome.reward, metrics, arch=True)
 
 
 def input_baseline(task: Task, problems: Sequence[Problem], reward: Reward) -> Baseline | None:

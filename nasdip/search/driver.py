@@ -13,6 +13,7 @@ reward, and it does not count against the budget (the number of evaluations).
 from __future__ import annotations
 
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,17 +22,20 @@ from typing import Any
 import torch
 
 from nasdip import registry
+from nasdip.arch.catalog import resolve_arch
 from nasdip.arch.document import Arch
 from nasdip.errors import NasdipError, UsageError
-from nasdip.fit.inputs import degrade_set, folder_images, observed_set
+from nasdip.fit.inputs import degrade_set, folder_images, named, observed_set
 from nasdip.fit.problem import Problem
 from nasdip.fit.restoration import gallery
 from nasdip.io.builtin import builtin_regions
 from nasdip.runinfo import RunInfo
-from nasdip.search.baseline import input_baseline
+from nasdip.search.baseline import ARCH_BASELINE, Baseline, arch_baseline, input_baseline
+from nasdip.search.evaluate import evaluate
 from nasdip.search.executor import Executor
 from nasdip.search.jobs import EvalJob, EvalOutcome
 from nasdip.search.records import DUPLICATE, FAILED, OK, SearchSummary, Trial
+from nasdip.search.reward import fit_problems
 from nasdip.search.rundir import RunDirectory
 from nasdip.search.schedule import Job
 from nasdip.search.searcher import FitObjective, SearchContext, Searcher
@@ -50,6 +54,8 @@ class SearchDriver:
         self.run_dir = run_dir
         self.problems = problems
         self.on_trial = on_trial
+        #: Hears ``(trial, fraction of its fitting steps done)`` from executors that report running jobs.
+        self.on_step: Callable[[int, float], None] | None = None
         self.task = settings.make_task()
         self.space = registry.get("spaces", settings.space)
         self.reward = registry.get("rewards", settings.reward)
@@ -74,6 +80,7 @@ class SearchDriver:
         self.elapsed_before = 0.0
         self.session_start = time.perf_counter()
         self.baseline = input_baseline(self.task, self._problems(self.top), self.reward)
+        self.arch_baseline: Baseline | None = None
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -85,16 +92,22 @@ class SearchDriver:
     def evaluated(self) -> int:
         return sum(trial.status in (OK, FAILED) for trial in self.trials.values())
 
+    @property
+    def fitted(self) -> int:
+        """Evaluations at the fitted rungs (what a schedule's budget counts; a score rung's are free)."""
+        return sum(trial.status in (OK, FAILED) and self.ladder[trial.rung].score is None
+                   for trial in self.trials.values())
+
     def _problems(self, rung: int) -> list[Problem]:
         return self.problems[crop_key(self.ladder[rung].crop)]
 
     def _log_searcher(self, scalars: dict[str, float], step: int) -> None:
         self.info.emit("searcher_progress", step=step, scalars=scalars)
 
-    def _record(self, trial: Trial) -> None:
+    def _record(self, trial: Trial, evaluation: EvalOutcome | None = None) -> None:
         self._remember(trial)
         self.run_dir.append_trial(trial)
-        self.info.emit("trial_finished", trial=trial)
+        self.info.emit("trial_finished", trial=trial, evaluation=evaluation)
         if self.on_trial is not None:
             self.on_trial(trial)
 
@@ -137,7 +150,7 @@ class SearchDriver:
             self._remember(trial)
             trial.best_reward = self._top_reward()
             self.run_dir.save_best(self._best_arch(), self.best_output)
-        self._record(trial)
+        self._record(trial, outcome)
 
     def _best_arch(self) -> Arch:
         best = self._leader()
@@ -154,7 +167,7 @@ class SearchDriver:
                        task_values=dict(self.settings.task_values),
                        problems=[problem.to_dict() for problem in self._problems(job.rung)],
                        config=self.configs[job.rung].to_dict(), settings=self.fit_settings[job.rung].to_dict(),
-                       reward=self.settings.reward)
+                       reward=self.ladder[job.rung].score or self.settings.reward)
 
     def _play_round(self, round_: int, first: int, jobs: Sequence[Job], executor: Any) -> None:
         to_run: dict[int, Job] = {}
@@ -230,7 +243,7 @@ class SearchDriver:
 
     def _stop_reason(self) -> str | None:
         """Why the search must stop before the next round, or ``None`` to go on."""
-        if self.schedule.exhausted(self.evaluated):
+        if self.schedule.exhausted(self.fitted):
             return "budget reached"
         if not self.schedule.needs_candidates():
             return None  # promotions go on whatever the searcher says
@@ -249,7 +262,7 @@ class SearchDriver:
             rungs = pending.get("rungs") or [0] * len(pending["proposals"])
             return [Job(Arch.from_dict(document), rung) for document, rung in zip(pending["proposals"], rungs,
                                                                                     strict=True)]
-        jobs = self.schedule.next_round(self.searcher, self.evaluated)
+        jobs = self.schedule.next_round(self.searcher, self.fitted)
         if jobs is not None:
             self.run_dir.save_pending({"round": round_, "proposals": [job.arch.to_dict() for job in jobs],
                                        "rungs": [job.rung for job in jobs], "searcher": self.searcher.state_dict(),
@@ -323,7 +336,7 @@ class SearchDriver:
 
         executor.run_stream(next_job, on_outcome)
         save()
-        if self.schedule.exhausted(self.evaluated):
+        if self.schedule.exhausted(self.fitted):
             return "budget reached"
         if self.searcher.finished():
             return "searcher finished"
@@ -342,8 +355,10 @@ class SearchDriver:
             settings = self.settings
             executor = registry.get("executors", settings.executor)(
                 workers=settings.workers, trial_timeout=settings.trial_timeout, **settings.executor_options)
+            executor.on_progress = self.on_step
             if self.baseline is not None:
                 self.run_dir.save_baseline(self.baseline)
+            self.arch_baseline = self._arch_baseline()
         except BaseException:
             self.run_dir.unlock()
             raise
@@ -371,8 +386,27 @@ class SearchDriver:
             best_reward=best.reward if best else None, best_trial=best.index if best else None,
             best_arch=self._best_arch() if best else None, seconds=round(self.elapsed, 3), reason=reason,
             best_output=self.best_output, best_rung=best.rung if best else 0, rungs=len(self.ladder),
-            baseline=self.baseline,
+            baseline=self.baseline, arch_baseline=self.arch_baseline,
         )
+
+    def _arch_baseline(self) -> Baseline | None:
+        """``--baseline-arch`` fitted once at the deployment fidelity like a candidate, in this process; recorded,
+        so a resumed search does not fit it again. A failed fit is a warning: the search goes on without it."""
+        spec = self.settings.baseline_arch
+        if spec is None:
+            return None
+        recorded = self.run_dir.load_baseline(ARCH_BASELINE)
+        if recorded is not None:
+            return recorded
+        arch = resolve_arch(spec)
+        outcome = evaluate(self._job(-1, Job(arch, self.top)))
+        baseline = arch_baseline(arch.name or Path(spec).stem, outcome)
+        if baseline is None:
+            warnings.warn(f"--baseline-arch {spec}: its fit failed ({outcome.error}); the search has no "
+                          f"architecture baseline", stacklevel=2)
+            return None
+        self.run_dir.save_baseline(baseline, ARCH_BASELINE)
+        return baseline
 
 
 class RunningJobs:
@@ -431,13 +465,19 @@ def search_problems(settings: SearchSettings, images: Path | None) -> ProblemSet
 
 
 def start_search(settings: SearchSettings, run_dir: Path, images: Path | None,
-                 on_trial: Callable[[Trial], None] | None = None) -> SearchDriver:
-    """A driver for a new search and its run directory; nothing is written unless every setting is valid."""
+                 on_trial: Callable[[Trial], None] | None = None, problems: ProblemSets | None = None,
+                 driver: type[SearchDriver] | None = None) -> SearchDriver:
+    """A driver (of class ``driver``, default :class:`SearchDriver`) for a new search and its run directory, on
+    ``problems`` (default: those of ``images``, :func:`search_problems`); nothing is written unless every setting
+    is valid."""
     settings.validate()
-    problems = search_problems(settings, images)
+    problems = search_problems(settings, images) if problems is None else problems
+    reward, task = registry.get("rewards", settings.reward), settings.make_task()
+    for problem in (problem for problem_set in problems.values() for problem in problem_set):
+        named(problem.name, fit_problems, reward, task, [problem])  # a self-validation reward refuses it now
     directory = RunDirectory(run_dir)
     directory.check_new()
-    driver = SearchDriver(settings, directory, problems, on_trial)
+    driver = (driver or SearchDriver)(settings, directory, problems, on_trial)
     directory.lock()
     directory.check_new()  # again, now that the run is ours
     # The problems first: config.json marks a run, so a run that has one can always resume.

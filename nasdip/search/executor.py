@@ -30,6 +30,10 @@ class Executor(ABC):
     options: ClassVar[tuple[Option, ...]] = ()
     #: Whether the executor can stop a trial that runs past ``trial_timeout`` (a worker it can kill).
     supports_timeout: ClassVar[bool] = False
+    #: Set by the search before it runs jobs: an executor that can see a running job's fitting steps reports them
+    #: here as ``(trial, fraction done)`` (pass it to :func:`nasdip.search.evaluate.evaluate`); ``None``: nobody
+    #: listens. Optional: the search also counts finished jobs.
+    on_progress: Callable[[int, float], None] | None = None
 
     def __init__(self, workers: int = 1, trial_timeout: float | None = None, **values: Any) -> None:
         self.values = self.check(trial_timeout, values)

@@ -15,14 +15,21 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Fidelity:
-    """How hard each candidate is fitted: steps, crop side of the search images, network width."""
+    """How hard each candidate is fitted: steps, crop side of the search images, network width. A score rung
+    (``score``: a training-free reward's name) fits nothing (``iters`` 0): it scores candidates of the untrained
+    network at its crop and width and passes the best ``1/eta`` of them on to the fitted rungs."""
 
     iters: int
     crop: int | None
     width: int
+    score: str | None = None
+    eta: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"iters": self.iters, "crop": self.crop, "width": self.width}
+        data: dict[str, Any] = {"iters": self.iters, "crop": self.crop, "width": self.width}
+        if self.score is not None:
+            data.update(score=self.score, eta=self.eta)
+        return data
 
 
 @dataclass
@@ -43,7 +50,8 @@ class EvalJob:
 
 @dataclass
 class EvalOutcome:
-    """The result of one :class:`EvalJob`: ``ok`` with a reward, or ``failed`` with an error."""
+    """The result of one :class:`EvalJob`: ``ok`` with a reward, or ``failed`` with an error; ``outputs`` are the
+    restorations of the search images, ``curves`` the fits' mean learning curves (:func:`nasdip.search.evaluate.mean_curves`)."""
 
     trial: int
     status: str
@@ -52,3 +60,4 @@ class EvalOutcome:
     seconds: float = 0.0
     error: str | None = None
     outputs: list[torch.Tensor] = field(default_factory=list)
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)

@@ -88,7 +88,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 @dataclass
 class SearchSummary:
     """A finished (or stopped) search: totals, the best architecture and why it ended, and what the observation
-    itself earns on the deployment rung's search images (``baseline``; ``None`` when nothing compares)."""
+    itself earns on the deployment rung's search images (``baseline``; ``None`` when nothing compares) and, with
+    ``--baseline-arch``, what that architecture earns there (``arch_baseline``)."""
 
     run_dir: Path
     searcher: str
@@ -107,12 +108,14 @@ class SearchSummary:
     best_rung: int = 0
     rungs: int = 1
     baseline: Baseline | None = None
+    arch_baseline: Baseline | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {key: value for key, value in asdict(self).items() if key not in ("best_arch", "best_output")}
         data["run_dir"] = str(self.run_dir)
         data["best_arch"] = self.best_arch.to_dict() if self.best_arch else None
         data["baseline"] = self.baseline.to_dict() if self.baseline else None
+        data["arch_baseline"] = self.arch_baseline.to_dict() if self.arch_baseline else None
         return data
 
     @property

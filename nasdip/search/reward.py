@@ -10,19 +10,22 @@ if TYPE_CHECKING:
     from nasdip.arch.document import Arch
     from nasdip.fit.problem import Problem
     from nasdip.fit.result import FitResult
+    from nasdip.fit.settings import FitSettings
     from nasdip.fit.task import Task
     from nasdip.nn.config import NetConfig
 
 
 @dataclass
 class RewardContext:
-    """What a reward sees: the candidate, the task, the search problems and (when fitted) the fit results."""
+    """What a reward sees: the candidate, the task, the search problems, (when fitted) the fit results, and the
+    network configuration and fitting settings (seed, device) each fit gets."""
 
     arch: Arch
     task: Task
     problems: Sequence[Problem]
     results: Sequence[FitResult] = field(default_factory=list)
     config: NetConfig | None = None
+    settings: FitSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,10 @@ class Reward:
     ``default`` marks the reward searches use when none is named; ``unit`` labels tables, plots and dashboards
     (``dB``; empty for unitless rewards). ``baseline`` names the task metric that scores like the reward
     (``psnr``): a search then reports what the observation itself earns (the task's naive restoration: noisy,
-    bicubic, masked) beside its candidates; ``None`` when no such comparison exists.
+    bicubic, masked) beside its candidates; ``None`` when no such comparison exists. ``self_validation`` rewards
+    fit the task's self-validation problems (:meth:`nasdip.Task.self_validation_problem`, built from each
+    observation alone) instead of the search problems and score those fits against their known clean images
+    (super-resolution's ``cross-scale``).
     """
 
     name: str
@@ -47,6 +53,7 @@ class Reward:
     default: bool = False
     unit: str = ""
     baseline: str | None = None
+    self_validation: bool = False
 
     def __call__(self, context: RewardContext) -> float:
         return float(self.function(context))
@@ -55,3 +62,11 @@ class Reward:
 def mean_metric(results: Sequence[Any], key: str) -> float:
     """Mean of ``result.metrics[key]`` over the fits."""
     return sum(result.metrics[key] for result in results) / len(results)
+
+
+def fit_problems(reward: Reward, task: Task, problems: Sequence[Problem]) -> list[Problem]:
+    """The problems a candidate is fitted on for ``reward``: ``problems``, or for a ``self_validation`` reward the
+    task's self-validation problem of each (one-line errors for a task without one or too small an image)."""
+    if not reward.self_validation:
+        return list(problems)
+    return [task.self_validation_problem(problem) for problem in problems]

@@ -9,6 +9,7 @@
     pending.pt           the round in progress: its jobs (candidates and rungs) and the searcher and schedule
                          state right after planning it
     baseline.json        what the observation itself scores on the deployment rung's images (when it compares)
+    baseline_arch.json   what ``--baseline-arch`` scores, fitted once at the deployment fidelity
     best.json            the best architecture so far (a normal architecture document)
     best_restoration.png the best architecture's restorations of the search images, captioned
     events.out.tfevents.* TensorBoard events (the run directory is the TensorBoard run, named after it)
@@ -40,7 +41,7 @@ from nasdip.arch.document import Arch, save_arch
 from nasdip.errors import NasdipError
 from nasdip.io.files import atomic_write, atomic_write_text, read_json, read_text
 from nasdip.io.images import save_image
-from nasdip.search.baseline import Baseline
+from nasdip.search.baseline import INPUT_BASELINE, Baseline
 from nasdip.search.records import Trial
 
 #: The lock file inside a run directory.
@@ -91,8 +92,8 @@ class RunDirectory:
             stream.seek(0)
             holder = stream.read().strip() or "another process"
             stream.close()
-            raise NasdipError(f"{self.path}: the run is in use by {holder}; wait for it to finish or stop it "
-                              f"before resuming") from None
+            raise NasdipError(f"{self.path}: the run directory is in use by {holder}; wait for it to finish, "
+                              f"stop it, or choose another --run-dir") from None
         stream.seek(0)
         stream.truncate()
         stream.write(f"process {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
@@ -246,13 +247,14 @@ class RunDirectory:
 
     # -- results ----------------------------------------------------------------------------------
 
-    def save_baseline(self, baseline: Baseline) -> None:
-        with self.writing("baseline.json"):
-            atomic_write_text(self.path / "baseline.json", json.dumps(baseline.to_dict(), indent=2) + "\n")
+    def save_baseline(self, baseline: Baseline, name: str = INPUT_BASELINE) -> None:
+        with self.writing(name):
+            atomic_write_text(self.path / name, json.dumps(baseline.to_dict(), indent=2) + "\n")
 
-    def load_baseline(self) -> Baseline | None:
-        """The recorded baseline, or ``None`` (none recorded, or a file of another shape)."""
-        path = self.path / "baseline.json"
+    def load_baseline(self, name: str = INPUT_BASELINE) -> Baseline | None:
+        """A recorded baseline (``baseline.json``: the observation's; ``baseline_arch.json``: ``--baseline-arch``'s),
+        or ``None`` (none recorded, or a file of another shape)."""
+        path = self.path / name
         return Baseline.from_dict(read_json(path, "a search baseline")) if path.exists() else None
 
     def save_best(self, arch: Arch, output: torch.Tensor | None) -> None:

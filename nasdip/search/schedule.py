@@ -111,6 +111,10 @@ class Schedule(ABC):
         """How many evaluations the budget plans (for progress bars), or ``None`` when results decide it."""
         return None
 
+    def planned_candidates(self) -> int:
+        """How many new candidates the budget plans to start (a score rung scores ``eta`` times as many)."""
+        return self.budget
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 
@@ -170,6 +174,9 @@ class SuccessiveHalving(Schedule):
                 total += size
                 size = max(1, size // self.eta)
         return total
+
+    def planned_candidates(self):
+        return sum(self.brackets)
 
     def start_rung(self, bracket: int) -> int:
         return 0

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nasdip import __version__, registry
+from nasdip.arch.catalog import resolve_arch
 from nasdip.errors import UsageError
 from nasdip.fit.device import resolve_device
 from nasdip.fit.inputs import check_crop
@@ -14,7 +15,9 @@ from nasdip.fit.task import Task
 from nasdip.nn.config import NetConfig
 from nasdip.options import LEARNING_RATE, NETWORK_WIDTH, STEPS, checked, resolve_values
 from nasdip.search.jobs import Fidelity
+from nasdip.search.ladder import check_score_rung
 from nasdip.search.schedule import make_schedule
+from nasdip.search.screen import Screened
 
 #: Candidate evaluations when ``--budget`` is not given.
 DEFAULT_BUDGET = 10
@@ -25,6 +28,13 @@ DEFAULT_FIDELITY = Fidelity(iters=200, crop=64, width=16)
 def no_reference_rewards() -> list[str]:
     """Registered rewards that need no clean images, in registration order (built-ins first)."""
     return [reward.name for _, reward in registry.registrations("rewards") if not reward.needs_clean]
+
+
+def observed_reward(task: str) -> str:
+    """The reward of a search on observed images that names none: the task's own no-reference reward
+    (:attr:`nasdip.Task.no_reference_reward`) where it declares one, else the first registered one."""
+    declared = registry.get("tasks", task).no_reference_reward if task in registry.names("tasks") else None
+    return declared or no_reference_rewards()[0]
 
 
 @dataclass
@@ -55,13 +65,14 @@ class SearchSettings:
     schedule: str = "none"
     eta: int = 3
     ladder: list[Fidelity] = field(default_factory=list)
+    baseline_arch: str | None = None
 
     def __post_init__(self) -> None:
         # An empty name means the registered default (marked by its plugin); observed images need a
-        # no-reference reward.
+        # no-reference reward (the task's own).
         for kind, attribute in (("spaces", "space"), ("rewards", "reward"), ("executors", "executor")):
             if not getattr(self, attribute):
-                default = no_reference_rewards()[0] if attribute == "reward" and self.observed else None
+                default = observed_reward(self.task) if attribute == "reward" and self.observed else None
                 setattr(self, attribute, default or registry.default_name(kind))
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,8 +95,13 @@ class SearchSettings:
         return list(self.ladder) or [self.fidelity]
 
     def make_schedule(self):
-        """The schedule that plans this search's rounds (one-line errors for an unusable budget or ladder)."""
-        return make_schedule(self.schedule, len(self.rungs), self.budget, self.batch, self.eta)
+        """The schedule that plans this search's rounds (one-line errors for an unusable budget or ladder); a score
+        rung wraps the schedule of the fitted rungs (:class:`nasdip.search.screen.Screened`)."""
+        rungs = self.rungs
+        check_score_rung(rungs)
+        if rungs[0].score is None:
+            return make_schedule(self.schedule, len(rungs), self.budget, self.batch, self.eta)
+        return Screened(make_schedule(self.schedule, len(rungs) - 1, self.budget, self.batch, self.eta), rungs[0].eta)
 
     def validate(self) -> None:
         """Every name registered, every plugin option and every number in its range, each rung's crop at least the
@@ -103,11 +119,14 @@ class SearchSettings:
             raise UsageError(f"reward {self.reward!r} needs clean images; with --observed use a no-reference "
                              f"reward ({', '.join(no_reference_rewards())})")
         task = self.make_task()
+        check_score_rung(self.rungs)
         self.check_fidelities(task)
         for rung in self.rungs:  # stopping settings against every rung's step cap
             self.fit_settings(task, rung)
         self.make_schedule()
         resolve_device(self.device)
+        if self.baseline_arch is not None:
+            resolve_arch(self.baseline_arch)
 
     def check_fidelities(self, task: Task) -> None:
         """Each rung's steps, width and crop within their ranges (the crop at least the task's minimum image side)
@@ -115,6 +134,8 @@ class SearchSettings:
         edited ``config.json``, not only through the command line's types)."""
         ladder = bool(self.ladder)
         for rung in self.rungs:
+            if rung.score is not None:  # fits nothing; its crop and width are the next rung's
+                continue
             checked(STEPS, rung.iters, "--max-iters" if ladder else "--iters")
             checked(NETWORK_WIDTH, rung.width, "--ladder-widths" if ladder else "--width")
             check_crop(task, rung.crop, "--ladder-crops" if ladder else "--crop")
@@ -125,7 +146,10 @@ class SearchSettings:
         return registry.get("tasks", self.task)(**self.task_values)
 
     def fit_settings(self, task: Task, fidelity: Fidelity | None = None) -> FitSettings:
-        """The per-candidate fitting settings: the task's defaults at ``fidelity`` (default: the top rung)."""
+        """The per-candidate fitting settings: the task's defaults at ``fidelity`` (default: the top rung; for the
+        score rung, which fits nothing, the first fitted rung's: its seed and device)."""
+        if fidelity is not None and fidelity.score is not None:
+            fidelity = self.rungs[1]
         iters = (fidelity or self.rungs[-1]).iters
         settings = task.settings().replace(iters=iters, lr=self.lr, seed=self.seed, device=self.device,
                                            precision=self.precision, sync_every=min(25, iters))

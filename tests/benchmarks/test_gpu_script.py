@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = ("tests", "speed-auto", "speed-fp32", "packed", "packed-grouped", "search")
+STEPS = ("tests", "speed-auto", "speed-fp32", "packed", "packed-grouped", "search", "time-to-result", "graphs")
 
 
 @pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None, reason="needs bash and timeout")
@@ -26,6 +26,9 @@ def test_cpu_dry_run_runs_every_step_and_prints_one_summary(tmp_path):
         assert f"{name}: ok in" in summary
     assert "seconds per fitting step" in summary and "fits of 500 steps per minute" in summary
     assert "2 candidates evaluated (0 failed)" in summary
+    assert "  DIP reference    mean" in summary and "  nasdip fast      mean" in summary
+    assert "CUDA graphs on: 10 steps" in summary and "CUDA graphs off: 10 steps" in summary
+    assert "(graphed: False)" in summary  # the CPU ignores the option
     assert (tmp_path / "check" / "summary.txt").read_text() == done.stdout[done.stdout.index("===== SUMMARY"):]
 
 

@@ -172,7 +172,7 @@ def test_registering_something_that_is_not_a_class_is_skipped(plugin_distributio
     with pytest.warns(RuntimeWarning) as caught:
         result = runner.invoke(cli, ["search", "--searcher", "rnd", "--task", "sr"])
     assert result.exit_code == 2
-    assert "unknown searcher 'rnd'; choose from: darts, evolution, random, rl" in result.output
+    assert "unknown searcher 'rnd' (did you mean 'random'?); choose from: darts, evolution, random, rl" in result.output
     messages = " | ".join(str(warning.message) for warning in caught)
     assert "plugin 'oddity' registered an invalid searcher, skipped: expected a subclass of nasdip.Searcher, " \
            "got <function register_searchers.<locals>.<lambda>" in messages

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -65,13 +69,15 @@ HAZARD = """
 
     class Hazard(Space):
         name = "hazard"
-        decisions = (Decision("kind", ("fine", "crash", "hang")),)
+        decisions = (Decision("kind", ("fine", "crash", "hang", "hang-too")),)
 
         def build(self, arch, config):
             kind = arch.choices["kind"]
             if kind == "crash":
                 os._exit(13)
-            if kind == "hang":
+            if kind.startswith("hang"):
+                if os.environ.get("HAZARD_MARKS"):  # say which process hangs
+                    open(os.path.join(os.environ["HAZARD_MARKS"], str(os.getpid())), "w").close()
                 time.sleep(600)
             return nn.Sequential(nn.Conv2d(config.input_depth, config.out_channels, 3, padding=1), nn.Sigmoid())
 
@@ -88,6 +94,13 @@ HAZARD = """
         def tell(self, arch, reward):
             pass
 
+    class Hangs(Everything):
+        name = "hangs"
+
+        def ask(self):
+            self.count = getattr(self, "count", 0) + 1
+            return self.space.decode([2 + self.count % 2])
+
     @nasdip.hookimpl
     def register_spaces(register):
         register(Hazard())
@@ -95,6 +108,7 @@ HAZARD = """
     @nasdip.hookimpl
     def register_searchers(register):
         register(Everything)
+        register(Hangs)
 """
 
 
@@ -203,3 +217,49 @@ def test_fits_leave_the_global_random_state_alone():
     torch.manual_seed(123)
     task.fit(FitRequest(task, builtin_problem(task, 0, 32), presets()["dip-skip"], NetConfig(width=8), task.settings().replace(iters=2, device="cpu")))
     assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("executor", ["serial", "process"])
+def test_executors_report_the_fitting_progress_of_running_trials(tmp_path, one_thread, executor):
+    options = {"executor": executor, "workers": 2, "executor_options": {"process_threads": 1}} if executor == "process" \
+        else {}
+    driver = start_search(settings(searcher="random", budget=2, **options), tmp_path / executor, None)
+    heard = []
+    driver.on_step = lambda trial, fraction: heard.append((trial, fraction))
+    driver.run()
+    assert {trial for trial, _ in heard} == {0, 1}  # a worker sends its first report at once
+    assert all(0 < fraction <= 1 for _, fraction in heard)
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not exited (an exited one may wait as a zombie for its new parent)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_leave_when_their_search_is_killed(tmp_path, hazard_plugin):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hazard_plugin), *sys.path]),
+                   "HAZARD_MARKS": str(marks)}
+    search = subprocess.Popen(
+        [sys.executable, "-c", "from nasdip.cli import main; main()", "search", "--searcher", "hangs", "--space",
+         "hazard", "--task", "denoise", "--budget", "2", "--batch", "2", "--iters", "10", "--crop", "16", "--width",
+         "4", "--device", "cpu", "--quiet", "--executor", "process", "--workers", "2", "--process-threads", "1",
+         "--run-dir", str(tmp_path / "run")], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(workers := [int(mark.name) for mark in marks.iterdir()]) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    search.kill()  # kill -9: no clean-up runs in the search
+    search.wait(timeout=10)
+    assert len(workers) == 2, "the workers never started their trials"
+    deadline = time.time() + 30
+    while (alive := [pid for pid in workers if running(pid)]) and time.time() < deadline:
+        time.sleep(0.1)
+    for pid in alive:  # clean up before failing
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not alive, "workers outlived their search"

@@ -35,7 +35,7 @@ def test_presets_decode_as_released(name, index, links):
 
 
 def test_preset_names():
-    assert set(presets()) == {"dip-skip", "nasdip-sr", "nasdip-denoise", "nasdip-inpaint"}
+    assert set(presets()) == {"dip-skip", "nasdip-sr", "nasdip-denoise", "nasdip-inpaint", "searched-denoise"}
 
 
 def train_step(arch, size=(32, 32)):
@@ -121,3 +121,10 @@ def test_hook_register_spaces(register_plugin):
     assert net(torch.rand(1, 2, 5, 7)).shape == (1, 3, 5, 7)
     sampled = registry.get("spaces", "tiny").sample(random.Random(0))
     assert sampled.choices["kernel"] in (1, 3)
+
+
+def test_a_searched_preset_says_how_it_was_found_and_how_it_validated():
+    arch = presets()["searched-denoise"]
+    assert arch.space == "nasdip" and arch.meta["source"] == "nasdip search" and arch.meta["searcher"] == "rl"
+    assert {"search_seed", "search_images", "schedule", "task", "validation", "validation_gain_db"} <= set(arch.meta)
+    assert arch.choices["spatial"] == "bilinear" and arch.choices["add1_z"] == 0 and arch.choices["add5_e4"] == 0

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import random
 import re
+from types import SimpleNamespace
 
 import pytest
+import torch
 from tensorboard import context
 from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -19,6 +21,8 @@ from nasdip.cli import cli
 from nasdip.nn.config import NetConfig
 from nasdip.plugins import tensorboard as logger
 from nasdip.runinfo import RunInfo
+from nasdip.search.baseline import Baseline
+from nasdip.search.jobs import EvalOutcome
 from nasdip.search.records import Trial
 
 
@@ -107,7 +111,8 @@ def test_fit_progress_logs_every_delivered_number_at_its_step(tmp_path):
 # -- searches: hook level, with made-up trials ------------------------------------------------------------
 
 CONFIG = {"searcher": "random", "task": "denoise", "task_values": {}, "space": "upsample-cell", "reward": "psnr",
-          "seed": 3, "budget": 4, "fidelity": {"iters": 5, "crop": 32, "width": 8}, "lr": None, "batch": 4}
+          "seed": 3, "budget": 4, "fidelity": {"iters": 5, "crop": 32, "width": 8}, "lr": None, "batch": 4,
+          "schedule": "halving", "ladder": [{"iters": 5, "crop": 32, "width": 8}, {"iters": 15, "crop": 32, "width": 8}]}
 
 
 def made_up_trials():
@@ -134,60 +139,115 @@ def made_up_trials():
     return trials
 
 
-def log_search(logdir, trials):
-    run = RunInfo("search", logdir, tag="search", config=dict(CONFIG))
+def log_search(logdir, trials, single_fidelity: bool = False):
+    config = dict(CONFIG)
+    if single_fidelity:
+        del config["ladder"], config["schedule"]
+    run = RunInfo("search", logdir, tag="search", config=config)
     logger.run_started(run)
     for trial in trials:
-        logger.trial_finished(run, trial)
-    logger.run_finished(run)
+        logger.trial_finished(run, trial, evaluation(trial))
+    return run
+
+
+def evaluation(trial):
+    """What an evaluation of ``trial`` returned: two restorations (grey, by trial) and loss and PSNR curves."""
+    if trial.status == "duplicate":
+        return None
+    curves = {"loss": [(1, 0.5), (5, 0.25)], "psnr": [(1, 10.0 + trial.index), (5, 20.0 + trial.index)]}
+    outputs = [torch.full((1, 3, 16, 16), trial.index / 10), torch.full((1, 3, 16, 16), trial.index / 10)]
+    return EvalOutcome(trial.index, trial.status, trial.reward, outputs=outputs if trial.status == "ok" else [],
+                       curves=curves if trial.status == "ok" else {})
 
 
 def test_one_hparams_row_per_evaluated_trial_with_every_decision(tmp_path):
     trials = made_up_trials()
-    log_search(tmp_path / "rs", trials)
+    logger.run_finished(log_search(tmp_path / "rs", trials))
     experiment, rows = dashboard(tmp_path)
     assert sorted(rows) == ["rs/trials/0000", "rs/trials/0001", "rs/trials/0003"]  # no row for the duplicate
     decisions = registry.get("spaces", "upsample-cell").decisions
+    numbered = [f"{i + 1:02d} {d.name}" for i, d in enumerate(decisions)]
     columns = {info.name: info for info in experiment.hparam_infos}
-    assert set(columns) == {"searcher", "seed", "task", "run", "space", "trial", "rung", "fidelity_iters",
-                            "fidelity_crop", "fidelity_width", *(d.name for d in decisions)}
-    for decision in decisions:
-        assert [v.string_value for v in columns[decision.name].domain_discrete.values] == [str(c) for c in
-                                                                                          decision.choices]
-    assert set(shown_by_default(experiment)[:3]) == {"searcher", "seed", "task"}
+    # The space's decisions in its order, then which search and how hard; constants (seed, task, space) are not
+    # columns: they are in the config text.
+    assert set(columns) == {*numbered, "search", "searcher", "rung", "fidelity_iters", "fidelity_crop",
+                            "fidelity_width", "stop_step"}
+    for name, decision in zip(numbered, decisions, strict=True):
+        assert [v.string_value for v in columns[name].domain_discrete.values] == [str(c) for c in decision.choices]
+    assert shown_by_default(experiment) == numbered[:5]
+    assert numbered[:5] == ["01 spatial", "02 order", "03 transform", "04 kernel", "05 activation"]
     for trial in trials[:2] + trials[3:]:
         row = rows[f"rs/trials/{trial.index:04d}"]["hparams"]
-        assert row == {"searcher": "random", "seed": "3", "task": "denoise (sigma=25.0)", "run": "rs",
-                       "space": "upsample-cell", "trial": f"{trial.index:04d}", "rung": str(trial.rung),
-                       "fidelity_iters": "5", "fidelity_crop": "32", "fidelity_width": "8",
-                       **{name: str(choice) for name, choice in trial.arch["choices"].items()}}
-        for name in ("seed", "trial", "rung", "fidelity_iters", "kernel"):
+        expected = {"search": "rs", "searcher": "random", "rung": str(trial.rung), "fidelity_iters": "5",
+                    "fidelity_crop": "32", "fidelity_width": "8",
+                    **{f"{i + 1:02d} {name}": str(choice) for i, (name, choice) in
+                       enumerate(trial.arch["choices"].items())}}
+        if trial.status == "ok":
+            expected["stop_step"] = str(trial.metrics["stop_step"])
+        assert row == expected
+        for name in ("rung", "fidelity_iters", "04 kernel", *(("stop_step",) if trial.status == "ok" else ())):
             assert re.fullmatch(r"\d+", row[name]), (name, row[name])  # integers as integers, not "5.0000"
+
+
+def test_hparams_of_a_single_fidelity_search_leave_out_the_fidelity(tmp_path):
+    logger.run_finished(log_search(tmp_path / "rs", made_up_trials(), single_fidelity=True))
+    experiment, _ = dashboard(tmp_path)
+    assert not {"rung", "fidelity_iters"} & {info.name for info in experiment.hparam_infos}
 
 
 def test_hparams_metrics_are_the_trial_results_and_the_network_cost(tmp_path):
     trials = made_up_trials()
-    log_search(tmp_path / "rs", trials)
+    logger.run_finished(log_search(tmp_path / "rs", trials))
     experiment, rows = dashboard(tmp_path)
     titles = {info.name.tag: info.display_name for info in experiment.metric_infos}
-    assert titles == {"trial/reward": "reward: psnr (dB)", "trial/psnr": "psnr (dB)", "trial/ssim": "ssim",
-                      "trial/psnr_max": "psnr_max (dB)", "trial/stop_step": "stop_step", "trial/seconds": "seconds (s)",
-                      "trial/parameters_k": "parameters (thousands)",
+    # One reward column (psnr is the reward here), the oracle labelled, counts as hparams (integers).
+    assert titles == {"trial/reward": "reward: psnr (dB)", "trial/ssim": "ssim",
+                      "trial/psnr_max": "psnr_max: oracle, best PSNR over all steps (dB)",
+                      "trial/seconds": "seconds (s)", "trial/parameters_k": "parameters (thousands)",
                       "trial/gflop_per_step": "GFLOP per fitting step (32x32)"}
     best = rows["rs/trials/0003"]
     assert best["status"] == api_pb2.STATUS_SUCCESS
     cost = network_cost(trials[3].architecture, NetConfig(width=8), (32, 32))
-    assert best["metrics"] == pytest.approx({"trial/reward": 21.5, "trial/psnr": 21.5, "trial/ssim": 0.6,
-                                             "trial/psnr_max": 21.5, "trial/stop_step": 5, "trial/seconds": 2.0,
+    assert best["metrics"] == pytest.approx({"trial/reward": 21.5, "trial/ssim": 0.6,
+                                             "trial/psnr_max": 21.5, "trial/seconds": 2.0,
                                              "trial/parameters_k": cost.params / 1e3,
                                              "trial/gflop_per_step": cost.step_flops / 1e9}, rel=1e-6)
     failed = rows["rs/trials/0001"]  # its network is not built again (a failed build may crash the process)
     assert failed["status"] == api_pb2.STATUS_FAILURE and set(failed["metrics"]) == {"trial/seconds"}
 
 
+def test_top_rung_candidates_bring_their_learning_curves_and_a_gallery(tmp_path):
+    trials = made_up_trials()  # trial 3 is the only one at the top rung of the two-rung ladder
+    run = log_search(tmp_path / "rs", trials)
+    baseline = Baseline("noisy", 20.5, {"psnr": 20.5})
+    logger.search_finished(run, SimpleNamespace(best_output=None, trials=4, run_dir=tmp_path / "not-a-run",
+                                                baseline=baseline, arch_baseline=None))
+    logger.run_finished(run)
+    # The observation's own score: a flat line in the best-so-far chart, in a run named after it
+    line = read(tmp_path / "rs" / "baseline-noisy-input").Scalars("search/best psnr so far (dB) at the top rung")
+    assert [(e.step, e.value) for e in line] == [(0, 20.5), (3, 20.5)]
+    curves = read(tmp_path / "rs" / "trials" / "0003")
+    assert [(e.step, e.value) for e in curves.Scalars("candidate/psnr (dB)")] == [(1, 13.0), (5, 23.0)]
+    assert [(e.step, e.value) for e in curves.Scalars("candidate/loss")] == [(1, 0.5), (5, 0.25)]
+    assert "candidate/loss" not in read(tmp_path / "rs" / "trials" / "0000").Tags()["scalars"]  # rung 0
+    [image] = read(tmp_path / "rs").Images("search/top_candidates")
+    assert image.step == 4 and image.width >= 2 * 96  # one row: the top candidate's two restorations, captioned
+
+
+def test_top_candidates_are_the_best_rewards_one_row_each():
+    outputs = [torch.zeros(1, 3, 8, 8)]
+    image = logger.top_candidates_image([(21.5, 3, outputs), (20.0, 0, outputs)], "dB")
+    single = logger.top_candidates_image([(21.5, 3, outputs)], "dB")
+    assert image.shape[-2] == 2 * single.shape[-2] and image.shape[-1] == single.shape[-1]
+    search = logger._SearchLog()
+    for reward, index in [(1.0, 0), (3.0, 1), (2.0, 2), (5.0, 3), (4.0, 4), (0.5, 5)]:
+        logger._keep_top(search, SimpleNamespace(reward=reward, index=index), outputs)
+    assert [index for _, index, _ in search.top] == [3, 4, 1, 2]  # the four best, best first
+
+
 def test_search_scalars_carry_the_reward_unit_and_the_search_seconds(tmp_path):
     trials = made_up_trials()
-    log_search(tmp_path / "rs", trials)
+    logger.run_finished(log_search(tmp_path / "rs", trials, single_fidelity=True))
     events = read(tmp_path / "rs")
     each, best = events.Scalars("search/psnr of each trial (dB)"), events.Scalars("search/best psnr so far (dB)")
     assert [(e.step, e.value) for e in each] == [(0, 20.0), (2, 20.0), (3, 21.5)]
@@ -201,6 +261,10 @@ def test_search_scalars_carry_the_reward_unit_and_the_search_seconds(tmp_path):
     [(_, config)] = text(events, "config")
     assert "| task (all options) | denoise (sigma=25.0) |" in config
     assert "| fit per candidate.iters | 5 |" in config and "| fidelity.crop | 32 |" in config
+    # Effective values only: nothing unset, and what "auto" became on this machine
+    assert "| lr |" not in config and "None" not in config and "{}" not in config
+    assert re.search(r"\| fit per candidate\.device \| auto \((cpu|cuda)\) \|", config), config
+    assert re.search(r"\| fit per candidate\.precision \| auto \((fp32|bf16)\) \|", config), config
 
 
 # -- searches: end to end -------------------------------------------------------------------------------
@@ -225,7 +289,7 @@ def test_two_searches_side_by_side_in_one_dashboard(tmp_path):
     assert sorted(rows) == sorted(recorded)  # run names are the run directories, no "/tb"
     for name, (searcher, trial) in recorded.items():
         assert rows[name]["hparams"]["searcher"] == searcher
-        assert rows[name]["hparams"]["spatial"] == trial["arch"]["choices"]["spatial"]
+        assert rows[name]["hparams"]["01 spatial"] == trial["arch"]["choices"]["spatial"]
         assert rows[name]["metrics"]["trial/reward"] == pytest.approx(trial["reward"], rel=1e-6)
     events = read(tmp_path / "runs" / "random-denoise")
     assert "analysis/decisions" in events.Tags()["images"]

@@ -65,3 +65,26 @@ def test_x2_on_a_real_crop_comes_close_to_bicubic():
     result = task.fit(FitRequest(task, problem, presets()["nasdip-sr"], NetConfig(width=16), task.settings().replace(iters=500, device="cpu")))
     bicubic = task.metrics(task.baseline(problem), problem.clean)["psnr"]
     assert result.metrics["psnr"] > bicubic - 0.6
+
+
+@pytest.mark.parametrize(("scale", "size", "kept"), [(4, (23, 21), (20, 20)), (4, (20, 27), (20, 24)),
+                                                      (2, (17, 19), (16, 18)), (8, (35, 41), (32, 40))])
+def test_the_self_validation_problem_downscales_the_observation_once_more(scale, size, kept):
+    task = sr(scale)
+    problem = task.observe(torch.rand(1, 3, *size), name="photo")
+    check = task.self_validation_problem(problem)
+    assert check.output_size == kept and check.name == "photo" and task.no_reference_reward == "cross-scale"
+    top, left = (size[0] - kept[0]) // 2, (size[1] - kept[1]) // 2
+    assert torch.equal(check.clean, problem.observation[..., top:top + kept[0], left:left + kept[1]])
+    assert check.observation.shape[-2:] == (kept[0] // scale, kept[1] // scale)
+    assert torch.allclose(check.observation, downsample(check.clean, scale))
+    assert task.operator(check.clean, check).shape == check.observation.shape  # the fit's loss works
+
+
+@pytest.mark.parametrize(("scale", "side", "smallest"), [(4, 19, 20), (2, 15, 16), (8, 31, 32)])
+def test_a_low_resolution_image_too_small_to_validate_across_scales_is_refused(scale, side, smallest):
+    task = sr(scale)
+    problem = task.observe(torch.rand(1, 3, side, side + 5))
+    with pytest.raises(NasdipError, match=rf"cross-scale self-validation .* needs at least {smallest}x{smallest}"):
+        task.self_validation_problem(problem)
+    task.self_validation_problem(task.observe(torch.rand(1, 3, smallest, smallest)))

@@ -16,7 +16,8 @@ from nasdip.arch.document import Arch, save_arch
 from nasdip.arch.space import Decision, Space
 from nasdip.errors import ArchError, DuplicateNameError, UnknownArchError, UsageError
 
-BUILT_IN = {"dip-skip": "dip", "nasdip-denoise": "nasdip", "nasdip-inpaint": "nasdip", "nasdip-sr": "nasdip"}
+BUILT_IN = {"dip-skip": "dip", "nasdip-denoise": "nasdip", "nasdip-inpaint": "nasdip", "nasdip-sr": "nasdip",
+            "searched-denoise": "nasdip"}
 SPACES = "cross-scale, dip, nasdip, upsample-cell"
 
 
@@ -169,8 +170,8 @@ def test_an_unknown_name_suggests_the_closest_preset():
     with pytest.raises(UnknownArchError) as caught:
         resolve_arch("nasdip-rs")
     assert str(caught.value) == ("unknown architecture 'nasdip-rs': no preset or file of that name; did you mean "
-                                 "'nasdip-sr'? presets: dip-skip, nasdip-denoise, nasdip-inpaint, nasdip-sr "
-                                 "(or an architecture JSON file)")
+                                 "'nasdip-sr'? presets: dip-skip, nasdip-denoise, nasdip-inpaint, nasdip-sr, "
+                                 "searched-denoise (or an architecture JSON file)")
     assert isinstance(caught.value, UsageError)  # a mistyped name: the command line's fault (exit code 2)
 
 
@@ -185,7 +186,8 @@ def test_a_name_like_no_preset_gets_no_hint():
     with pytest.raises(UnknownArchError) as caught:
         resolve_arch("zzz")
     assert str(caught.value) == ("unknown architecture 'zzz': no preset or file of that name; presets: dip-skip, "
-                                 "nasdip-denoise, nasdip-inpaint, nasdip-sr (or an architecture JSON file)")
+                                 "nasdip-denoise, nasdip-inpaint, nasdip-sr, searched-denoise (or an architecture JSON "
+                                 "file)")
 
 
 @pytest.mark.parametrize(

@@ -180,5 +180,7 @@ def test_the_observation_baseline_is_in_the_table_and_the_json(runner, two_runs)
     lines = invoke(runner, first, second).splitlines()
     assert lines[1].split()[-2:] == ["21.500", "5"] and lines[3].split()[-2:] == ["-", "1"]
     rows = json.loads(invoke(runner, first, second, "--json"))
-    assert rows[0]["baseline"] == {"name": "bicubic", "reward": 21.5, "metrics": {"psnr": 21.5, "ssim": 0.61}}
+    assert rows[0]["baseline"] == {"name": "bicubic", "reward": 21.5, "metrics": {"psnr": 21.5, "ssim": 0.61},
+                                   "arch": False}
+    assert rows[0]["arch_baseline"] is None
     assert rows[1]["baseline"] is None

@@ -45,6 +45,12 @@ def test_builtin_commands_are_listed_by_their_summaries(runner):
         assert cli.get_command(click.Context(cli), name).get_short_help_str(200) == summary
 
 
+def test_plugin_commands_are_listed_by_their_whole_first_sentence(runner):
+    listing = " ".join(runner.invoke(cli, ["--help"]).output.split())
+    sentence = cli.get_command(click.Context(cli), "translate").help.split(".")[0]
+    assert f"translate {sentence}." in listing and "two..." not in listing
+
+
 def test_unknown_command_is_a_usage_error(runner):
     result = runner.invoke(cli, ["xyzzy"])
     assert result.exit_code == 2

@@ -72,7 +72,7 @@ def test_plugin_options_show_their_range_in_the_help(runner):
     help_text = " ".join(runner.invoke(cli, ["restore", "--help"]).output.split())
     assert "--sigma NUMBER denoise: Noise standard deviation on the 0-255 scale. [0<x<=255] (default 25.0)" in help_text
     assert "--drop NUMBER inpaint: Fraction of pixels dropped when no --mask is given. [0<=x<1]" in help_text
-    assert "--width MULTIPLE OF 4" in help_text and "--iters INTEGER RANGE" in help_text
+    assert "--width MULTIPLE OF 4" in help_text and "--iters STEPS" in help_text
 
 
 def test_a_plugin_option_is_checked_against_the_chosen_plugins_range(register_plugin, runner):
@@ -111,3 +111,48 @@ def test_a_plugin_option_is_checked_against_the_chosen_plugins_range(register_pl
     assert refused.exit_code == 2 and "--level must be in the range 0<=x<=1, got 2.0" in refused.output
     passed = runner.invoke(cli, ["restore", "--task", "high", "--level", "2", "--crop", "8"])
     assert passed.exit_code == 2 and "--crop 8 is too small for task high (level=2.0)" in passed.output
+
+
+def test_help_lists_options_by_section_and_ends_with_unwrapped_examples():
+    from nasdip.cli.options import build_command, section
+
+    example = "nasdip probe --alpha 1 --beta 2 --gamma 3 --and-a-long-option-that-would-wrap value --another one"
+    command = build_command("probe", lambda **kwargs: None, [
+        section("First", click.option("--alpha", help="a"), section("Inner", click.option("--beta", help="b"))),
+        click.option("--gamma", help="g"),
+        section("First", click.option("--delta", help="d")),
+    ], examples=[example])
+    lines = CliRunner().invoke(command, ["--help"]).output.splitlines()
+    titles = [line for line in lines if line and not line.startswith(" ") and line.endswith(":")]
+    assert titles == ["First:", "Inner:", "Other options:", "Examples:"]
+    first = lines.index("First:")
+    assert [line.split()[0] for line in lines[first + 1:first + 3]] == ["--alpha", "--delta"]
+    assert lines[lines.index("Other options:") + 1].split()[0] == "--gamma"
+    assert "  " + example in lines
+
+
+def test_search_help_groups_its_options_and_says_what_values_are(runner):
+    from nasdip.cli import cli
+
+    output = runner.invoke(cli, ["search", "--help"]).output
+    titles = [line for line in output.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    assert [title.split(" ")[0].rstrip(":") for title in titles] == [
+        "Search", "Task", "Fidelity", "Schedule", "Execution", "Output", "Other", "Examples"]
+    row = lambda flag: output.index(f"\n  {flag} ")  # noqa: E731
+    assert row("--searcher") < row("--sigma") < row("--iters") < row("--device") < row("--run-dir")
+    flat = " ".join(output.split())
+    assert "--mask MASK.png" in flat and "--airlight [dcp|refine]" in flat and "--ray-address HOST:PORT" in flat
+
+
+def test_settings_from_maps_the_acceleration_switches():
+    """Neither --compile nor --no-compile is auto; --cuda-graphs on/off/auto are True/False/auto."""
+    from nasdip.cli.options import settings_from
+    from nasdip.fit.settings import FitSettings
+
+    base = FitSettings()
+    default = settings_from(base, None, None, 0, "cpu", "auto")
+    assert default.compile == "auto" and default.cuda_graphs == "auto"
+    forced = settings_from(base, None, None, 0, "cpu", "auto", True, "on")
+    assert forced.compile is True and forced.cuda_graphs is True
+    never = settings_from(base, None, None, 0, "cpu", "auto", False, "off")
+    assert never.compile is False and never.cuda_graphs is False

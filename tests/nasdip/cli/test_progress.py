@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -74,7 +75,7 @@ def test_the_postfix_shows_loss_metrics_and_the_fit(terminal):
     progress = FitProgress(10, "bench")
     progress.start("photo/nasdip-sr")
     progress.callback(5, {"psnr": 21.456, "loss": 0.0123456, "ssim": 0.5})
-    assert progress.bar.postfix == "loss=1.23e-02, psnr=21.46, ssim=0.50, fit=photo/nasdip-sr"
+    assert progress.bar.postfix == "loss=1.23e-02, psnr=21.46 dB, ssim=0.50, fit=photo/nasdip-sr"
     progress.callback(10, {"loss": 2.0})
     assert progress.bar.postfix == "loss=2.00e+00, fit=photo/nasdip-sr"
     progress.close()
@@ -83,7 +84,7 @@ def test_the_postfix_shows_loss_metrics_and_the_fit(terminal):
 def test_without_a_label_the_postfix_names_no_fit(terminal):
     progress = FitProgress(10, "restore")
     progress.callback(5, {"loss": 0.5, "psnr": 20.0})
-    assert progress.bar.postfix == "loss=5.00e-01, psnr=20.00"
+    assert progress.bar.postfix == "loss=5.00e-01, psnr=20.00 dB"
     progress.close()
 
 
@@ -186,3 +187,29 @@ def test_quiet_shows_nothing():
     progress.on_trial(trial(0))
     progress.close()
     assert stream.getvalue() == "" and progress.bar is None
+
+
+def test_the_postfix_carries_units(terminal):
+    progress = FitProgress(10, "restore")
+    progress.callback(5, {"loss": 0.5, "psnr": 27.314, "holdout_psnr": 30.0, "ssim": 0.8})
+    progress.close()
+    last = terminal.getvalue().split("\r")[-1]
+    assert "psnr=27.31 dB" in last and "holdout_psnr=30.00 dB" in last and "ssim=0.80," not in last
+    assert "ssim=0.80" in last and "loss=5.00e-01" in last
+
+
+def test_the_clock_moves_between_reports(terminal):
+    """A fit reports every 25 steps (minutes on a CPU at full size): the bar is redrawn every second anyway."""
+    progress = FitProgress(10, "restore")
+    redrawn = threading.Event()
+    drawn = progress.bar.refresh
+    progress.bar.refresh = lambda *args, **kwargs: (redrawn.set(), drawn(*args, **kwargs))
+    assert redrawn.wait(timeout=30), "never redrawn without a report"
+    progress.close()
+    assert progress.ticker.stopped.is_set()
+
+
+def test_a_quiet_bar_has_no_clock(terminal):
+    progress = FitProgress(10, "restore", quiet=True)
+    assert progress.ticker is None
+    progress.close()

@@ -110,7 +110,7 @@ def test_inpainting_with_a_mask_file(runner, tmp_path):
         ("photo", ["{dir}/photo.png", "--task", "denoise", "--arch", "nope"], 2,
          "unknown architecture 'nope': no preset or file of that name; presets: dip-skip, nasdip-denoise, "),
         ("rgba", ["{dir}/rgba.png", "--task", "denoise"], 1, "rgba.png: has transparent pixels"),
-        (None, ["--task", "dnoise"], 2, "unknown task 'dnoise'; choose from: dehaze, denoise, inpaint, sr"),
+        (None, ["--task", "dnoise"], 2, "unknown task 'dnoise' (did you mean 'denoise'?); choose from: dehaze, denoise, inpaint, sr"),
         ("bomb", ["{dir}/bomb.png", "--task", "denoise"], 1, "bomb.png: claims 400 megapixels, more than nasdip reads"),
         ("photo", ["{dir}/photo.png", "--task", "denoise", "--arch", "nasdip-denoize"], 2,
          "unknown architecture 'nasdip-denoize': no preset or file of that name; did you mean 'nasdip-denoise'?"),
@@ -222,3 +222,22 @@ def test_a_restoration_below_its_input_is_warned_about(runner, tmp_path):
     (warning,) = [line for line in result.stderr.splitlines() if line.startswith("Warning")]
     assert re.fullmatch(r"Warning: the restoration \(PSNR \d+\.\d\d dB\) scores below the noisy input \(\d+\.\d\d dB\): "
                         r"fit longer \(--iters\), stop automatically \(--stop auto\) or try another --arch", warning)
+
+
+def test_default_denoising_restore_stops_automatically_and_says_where(runner, tmp_path):
+    """No --stop: denoising stops by the held-out detector (measured better than the fixed count), before its cap."""
+    args = ["restore", "--task", "denoise", "--crop", "24", "--width", "4", "--iters", "1000", "--quiet",
+            "--device", "cpu", "--out", str(tmp_path)]
+    text = runner.invoke(cli, args, catch_exceptions=False).output
+    found = re.search(r"(\d+) steps in .*\n.*\n  stopping rule auto: returned step (\d+) of (\d+) \(detected\)", text)
+    assert found, text
+    steps, returned, cap = map(int, found.groups())
+    assert returned + 300 <= steps == cap < 1000  # stopped patience (300) steps after the returned step
+
+
+def test_fixed_step_protocols_stay_available(runner, tmp_path):
+    """--stop iters runs the published count with every pixel in the loss; caps too short for the detector do too."""
+    for extra in (["--stop", "iters"], []):  # FAST's 15 steps: a cap shorter than the detector's window + patience
+        result = run(runner, "--task", "denoise", "--crop", "16", "--out", str(tmp_path), "--json", *extra)
+        report = json.loads(result.output)
+        assert report["stop"] == "iters" and report["iters"] == 15 and "holdout_psnr" not in report

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import pytest
 
@@ -28,11 +29,12 @@ def records(run_dir):
     return [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
 
 
-def test_typo_in_searcher_is_one_line(runner):
-    result = runner.invoke(cli, ["search", "--searcher", "rll", "--task", "sr"])
+@pytest.mark.parametrize(("typed", "hint"), [("rll", " (did you mean 'rl'?)"), ("xyz", "")])
+def test_typo_in_searcher_is_one_line(runner, typed, hint):
+    result = runner.invoke(cli, ["search", "--searcher", typed, "--task", "sr"])
     assert result.exit_code == 2
-    assert result.output.strip() == ("Error: Invalid value for '--searcher': unknown searcher 'rll'; choose from: "
-                                     "darts, evolution, random, rl (see 'nasdip search --help')")
+    assert result.output.strip() == (f"Error: Invalid value for '--searcher': unknown searcher {typed!r}{hint}; choose "
+                                     "from: darts, evolution, random, rl (see 'nasdip search --help')")
 
 
 def test_search_json_then_compare(runner, tmp_path):
@@ -133,7 +135,7 @@ def test_observed_search_refuses_a_reward_that_needs_clean_images(runner, tmp_pa
     result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "denoise", "--observed", "--images",
                                  str(folder), "--reward", "psnr", "--run-dir", str(tmp_path / "run"), *TINY])
     assert result.exit_code == 2
-    assert "reward 'psnr' needs clean images; with --observed use a no-reference reward (holdout)" in result.output
+    assert "reward 'psnr' needs clean images; with --observed use a no-reference reward (holdout, cross-scale, psd, psd-hist, lowpass)" in result.output
     assert not (tmp_path / "run").exists()
     result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "denoise", "--observed",
                                  "--run-dir", str(tmp_path / "run"), *TINY])
@@ -172,7 +174,7 @@ def test_a_run_in_use_cannot_be_resumed_and_elapsed_carries_on(runner, tmp_path)
     try:
         result = runner.invoke(cli, ["search", "--resume", "--run-dir", str(run), "--budget", "3", "--quiet"])
         assert result.exit_code == 1
-        assert f"the run is in use by process {os.getpid()} on " in result.output
+        assert f"the run directory is in use by process {os.getpid()} on " in result.output
         assert len(records(run)) == 2
     finally:
         holder.unlock()
@@ -220,6 +222,48 @@ def test_the_summary_prints_the_baseline_and_a_next_command_that_runs(runner, tm
     restored = runner.invoke(cli, [*command[1:], "--crop", "32", "--iters", "2", "--width", "8", "--quiet",
                                    "--out", str(tmp_path / "out")])
     assert restored.exit_code == 0, restored.output
+    assert f"tensorboard --logdir {tmp_path}" in result.output
+    url = next(line for line in result.output.splitlines() if "then open" in line).split()[2]
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    assert query == {"runColorGroup": ["regex:^([^/]+)"], "smoothing": ["0"]}  # a colour per run directory
+    assert re.match(query["runColorGroup"][0][len("regex:"):], "random-sr/trials/0003")[1] == "random-sr"
+
+
+def test_a_baseline_architecture_is_fitted_once_like_a_candidate(runner, tmp_path, monkeypatch):
+    from nasdip.arch.catalog import resolve_arch
+    from nasdip.search import driver as driver_module
+    from nasdip.search.driver import resume_search
+    from nasdip.search.schedule import Job
+
+    run = tmp_path / "run"
+    args = ["search", "--searcher", "random", "--task", "denoise", "--space", "upsample-cell", "--budget", "1",
+            "--baseline-arch", "dip-skip", "--run-dir", str(run), *TINY]
+    result = runner.invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(next(line for line in result.output.splitlines() if line.startswith("{")))
+    recorded = json.loads((run / "baseline_arch.json").read_text())
+    assert summary["arch_baseline"] == recorded and recorded["name"] == "dip-skip" and recorded["arch"] is True
+    # The same fit as a candidate's at the deployment fidelity
+    driver = resume_search(run)
+    try:
+        again = driver_module.evaluate(driver._job(-1, Job(resolve_arch("dip-skip"), driver.top)))
+    finally:
+        driver.run_dir.unlock()
+    assert recorded["reward"] == again.reward
+    # A resumed search reads it back instead of fitting it again; the summary shows it beside the best
+    monkeypatch.setattr(driver_module, "evaluate", lambda *a, **k: pytest.fail("fitted the baseline again"))
+    resumed = runner.invoke(cli, ["search", "--resume", "--run-dir", str(run), "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert f"; dip-skip {recorded['reward']:.3f} dB" in resumed.output
+    compared = runner.invoke(cli, ["compare", str(run), "--json"])
+    assert json.loads(compared.output)[0]["arch_baseline"] == recorded
+
+
+def test_an_unknown_baseline_architecture_is_refused_before_the_run_starts(runner, tmp_path):
+    result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "denoise", "--baseline-arch", "dip-skp",
+                                 "--run-dir", str(tmp_path / "run"), *TINY])
+    assert result.exit_code != 0 and "dip-skp" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
 
 
 class AlwaysFails:
@@ -305,3 +349,55 @@ def test_without_a_terminal_the_search_logs_a_line_per_trial(runner, tmp_path):
         assert re.fullmatch(rf"nasdip: trial {index} \(rung 0, 15 steps, 32 px, width 8\) ok: reward \d+\.\d{{3}} dB "
                             rf"in \d+\.\d s; best \d+\.\d{{3}} dB", line), line
     assert lines[3].startswith("nasdip: search finished (budget reached): 2 trials, 2 evaluated, 0 failed, in ")
+
+
+@pytest.mark.parametrize(("ladder", "extra", "message"), [
+    ("300:32:16,score:psd", ["--schedule", "halving"], "--ladder: the score rung must be the first rung"),
+    ("score:nope", [], "unknown score 'nope' for the score rung; choose from psd"),
+    ("score:psnr", [], "reward 'psnr' needs a fit, so it cannot score the score rung"),
+    ("score:psd:0", [], "the score rung's eta must be at least 2"),
+    ("score:psd,300:32:16", [], "--ladder with --schedule none takes a score rung only"),
+    ("300:32:16,900:32:16", ["--schedule", "halving", "--min-iters", "300"], "--ladder gives the fitted rungs; "
+                                                                             "leave out --min-iters"),
+])
+def test_unusable_ladders_are_one_line_errors_before_any_work(runner, tmp_path, ladder, extra, message):
+    result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "denoise", "--ladder", ladder, *extra,
+                                 "--run-dir", str(tmp_path / "run"), *TINY])
+    assert result.exit_code == 2 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_a_score_rung_prescreens_and_resumes_from_the_command_line(runner, tmp_path):
+    run = tmp_path / "run"
+    original = ["search", "--searcher", "random", "--task", "denoise", "--space", "upsample-cell", "--batch", "2",
+                "--ladder", "score:psd:3", "--run-dir", str(run), *TINY]
+    assert runner.invoke(cli, [*original, "--budget", "2"]).exit_code == 0
+    assert [t["rung"] for t in records(run)] == [0] * 6 + [1] * 2  # three scored for each one fitted
+    result = runner.invoke(cli, [*original, "--budget", "4", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert [t["rung"] for t in records(run)][8:] == [0] * 6 + [1] * 2
+    changed = runner.invoke(cli, [*original, "--budget", "4", "--resume", "--ladder", "score:psd:4"])
+    assert changed.exit_code == 2
+    assert "--ladder cannot be changed on --resume: the run recorded score:psd:3, the command gives score:psd:4" \
+        in changed.output
+
+
+def test_an_observed_super_resolution_search_validates_across_scales(runner, tmp_path):
+    import torch
+
+    from nasdip.io.images import save_image
+
+    folder = tmp_path / "low"
+    folder.mkdir()
+    save_image(folder / "small.png", torch.rand(1, 3, 22, 21, generator=torch.Generator().manual_seed(0)))
+    args = ["search", "--searcher", "random", "--task", "sr", "--scale", "2", "--observed", "--images", str(folder),
+            "--budget", "1", "--iters", "10", "--width", "8", "--device", "cpu", "--quiet"]
+    result = runner.invoke(cli, [*args, "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    (trial,) = records(tmp_path / "run")
+    assert trial["status"] == "ok" and trial["metrics"]["step_pixels"] == 10 * 22 * 20  # the 22x21 image, cropped
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["reward"] == "cross-scale"
+    result = runner.invoke(cli, [*args, "--scale", "8", "--run-dir", str(tmp_path / "tiny")])
+    assert result.exit_code != 0 and not (tmp_path / "tiny").exists()
+    assert "small: the low-resolution image (cross-scale self-validation restores it from a x8 smaller copy) is 8x8; " \
+        "task 'sr' needs at least 32x32 pixels" in result.output  # --crop 64: about 64 pixels restored

@@ -178,3 +178,32 @@ def test_a_healthy_check_saves_the_state():
     fit.step(4)
     guard.check([math.nan])
     assert_same_state(fit, kept)
+
+
+def test_an_in_place_restore_keeps_the_optimisers_tensors_and_their_values():
+    """A CUDA graph reads Adam's state where it was captured: the in-place restore writes into those tensors and
+    restores the same values as the copying one."""
+    fit, copying = Fit(), Fit()
+    fit.snapshot.in_place = True
+    for each in (fit, copying):
+        each.step(3)
+        each.snapshot.save()
+    expected = fit.state()
+    tensors = [fit.optimizer.state[p]["exp_avg"] for p in fit.params]
+    for each in (fit, copying):
+        each.step(2)
+        each.snapshot.restore()
+    assert_same_state(fit, expected)
+    assert_same_state(copying, expected)
+    assert all(fit.optimizer.state[p]["exp_avg"] is kept for p, kept in zip(fit.params, tensors, strict=True))
+
+
+def test_an_in_place_restore_to_before_the_first_step_zeroes_adams_state():
+    """Saved before any step there is no state: in place, Adam's tensors become zeros (where Adam starts)."""
+    fit = Fit()
+    fit.snapshot.in_place = True
+    fit.step(2)
+    fit.snapshot.restore()
+    for param in fit.params:
+        state = fit.optimizer.state[param]
+        assert all(not value.any() for value in state.values() if torch.is_tensor(value))

@@ -39,6 +39,8 @@ def test_settings_validation():
     ({"ema": 1.0}, "ema must be in [0, 1), got 1.0"),
     ({"ema": -0.1}, "ema must be in [0, 1), got -0.1"),
     ({"stop": "sometime"}, "stop rule must be one of iters, auto, wmv, holdout, got 'sometime'"),
+    ({"compile": "on"}, "compile must be auto, True or False, got 'on'"),
+    ({"cuda_graphs": 1}, "cuda_graphs must be auto, True or False, got 1"),
 ])
 def test_nonsense_settings_are_one_line_errors(changes, message):
     with pytest.raises(NasdipError, match=f"^{re.escape(message)}$"):
@@ -46,7 +48,8 @@ def test_nonsense_settings_are_one_line_errors(changes, message):
 
 
 @pytest.mark.parametrize("changes", [{"ema": 0.0}, {"ema": 0.999}, {"ema": None}, {"iters": 1},
-                                     {"precision": "bf16"}, {"lr": 1e-6}, {"holdout": 0.49}])
+                                     {"precision": "bf16"}, {"lr": 1e-6}, {"holdout": 0.49}, {"compile": "auto"},
+                                     {"compile": True}, {"cuda_graphs": False}, {"cuda_graphs": "auto"}])
 def test_edge_values_are_accepted(changes):
     settings = FitSettings(**changes)
     assert all(getattr(settings, key) == value for key, value in changes.items())

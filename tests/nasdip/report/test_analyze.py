@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from nasdip import registry
 from nasdip.arch.space import Decision
 from nasdip.errors import NasdipError
 from nasdip.report.analyze import (
@@ -90,6 +91,14 @@ def test_runs_are_pooled_and_one_fidelity_is_analysed(tmp_path, synthetic_sample
                         "crop=32, width=8); 5 trials at other fidelities left out")
     assert lines[3].split()[:3] == ["spatial", f"{analysis.decisions[0].importance:.2f}", "bilinear"]
     assert "| decision | importance | choice | mean psnr (dB) | 95% CI | n | failed |" in analysis_markdown(analysis)
+
+
+def test_a_score_rung_is_analysed_under_its_score(tmp_path, synthetic_samples, search_run):
+    _, samples = synthetic_samples(30)
+    search_run(tmp_path / "a", samples, fidelity={"iters": 0, "crop": 32, "width": 8, "score": "psd"})
+    analysis = analyze_runs([tmp_path / "a"])
+    assert analysis.reward == "psd"  # the trials' rewards are the score's, with the score's unit
+    assert analysis.unit == registry.get("rewards", "psd").unit
 
 
 def test_runs_of_different_tasks_are_refused(tmp_path, synthetic_samples, search_run):

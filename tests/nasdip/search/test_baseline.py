@@ -7,7 +7,8 @@ import pytest
 from nasdip import registry
 from nasdip.fit.inputs import degrade_set
 from nasdip.io.builtin import builtin_regions
-from nasdip.search.baseline import Baseline, input_baseline
+from nasdip.search.baseline import Baseline, arch_baseline, input_baseline
+from nasdip.search.jobs import EvalOutcome
 
 
 def test_the_baseline_is_the_mean_score_of_the_naive_restorations():
@@ -41,3 +42,17 @@ def test_a_baseline_round_trips_and_reads_labelled():
                                   {"name": "noisy", "reward": 1.0, "metrics": []}])
 def test_a_record_of_another_shape_is_no_baseline(data):
     assert Baseline.from_dict(data) is None
+
+
+def test_an_architecture_baseline_is_its_evaluation():
+    outcome = EvalOutcome(-1, "ok", reward=27.18, metrics={"psnr": 27.18, "ssim": 0.8, "stop_step": 300,
+                                                           "per_image": {"a": {"psnr": 27.0}}, "converged": True})
+    baseline = arch_baseline("dip-skip", outcome)
+    assert baseline == Baseline("dip-skip", 27.18, {"psnr": 27.18, "ssim": 0.8, "stop_step": 300.0}, arch=True)
+    assert baseline.label("dB") == "dip-skip 27.180 dB"  # an architecture, not an input
+    assert Baseline.from_dict(baseline.to_dict()) == baseline
+    assert arch_baseline("dip-skip", EvalOutcome(-1, "failed", error="RuntimeError: boom")) is None
+
+
+def test_a_record_written_before_architecture_baselines_is_the_input_baseline():
+    assert Baseline.from_dict({"name": "noisy", "reward": 20.0, "metrics": {}}).arch is False

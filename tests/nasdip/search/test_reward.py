@@ -11,7 +11,8 @@ import torch
 
 from nasdip import registry
 from nasdip.arch.catalog import presets
-from nasdip.search.reward import Reward, RewardContext, mean_metric
+from nasdip.errors import NasdipError
+from nasdip.search.reward import Reward, RewardContext, fit_problems, mean_metric
 
 
 def fits(*metrics: dict) -> list[SimpleNamespace]:
@@ -69,7 +70,7 @@ def test_mean_metric_of_a_missing_key_raises():
 def test_the_built_in_rewards_are_mean_metrics():
     ctx = context(fits({"psnr": 20.0, "psnr_max": 22.0, "ssim": 0.4, "holdout_psnr": 30.0},
                        {"psnr": 24.0, "psnr_max": 25.0, "ssim": 0.6, "holdout_psnr": 32.0}))
-    expected = {"psnr": 22.0, "psnr-max": 23.5, "ssim": 0.5, "holdout": 31.0}
+    expected = {"psnr": 22.0, "psnr-max": 23.5, "ssim": 0.5, "holdout": 31.0, "cross-scale": 22.0}
     for name, value in expected.items():
         assert registry.get("rewards", name)(ctx) == pytest.approx(value), name
 
@@ -80,3 +81,16 @@ def test_a_context_defaults_to_no_results_and_no_config():
     other = RewardContext(arch=presets()["dip-skip"], task=None, problems=())
     fresh.results.append("y")
     assert other.results == []  # each context has its own list
+
+
+def test_a_self_validation_reward_fits_the_tasks_self_validation_problems():
+    task = registry.get("tasks", "sr")(scale=2)
+    problem = task.observe(torch.rand(1, 3, 17, 19))
+    cross_scale = registry.get("rewards", "cross-scale")
+    assert cross_scale.self_validation and cross_scale.needs_fit and not cross_scale.needs_clean
+    fitted = fit_problems(cross_scale, task, [problem])
+    assert fitted[0].output_size == (16, 18) and torch.equal(fitted[0].clean, problem.observation[..., :16, :18])
+    assert fit_problems(registry.get("rewards", "holdout"), task, [problem]) == [problem]
+    denoise = registry.get("tasks", "denoise")()
+    with pytest.raises(NasdipError, match="task 'denoise' has no self-validation problem; choose another reward"):
+        fit_problems(cross_scale, denoise, [denoise.observe(torch.rand(1, 3, 16, 16))])

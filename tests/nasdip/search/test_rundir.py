@@ -91,9 +91,9 @@ def test_a_second_lock_in_the_same_process_is_one_line_naming_the_holder(run):
         with pytest.raises(NasdipError) as caught:
             RunDirectory(run.path).lock()
         message = str(caught.value)
-        assert message.startswith(f"{run.path}: the run is in use by process {os.getpid()} on {socket.gethostname()} "
+        assert message.startswith(f"{run.path}: the run directory is in use by process {os.getpid()} on {socket.gethostname()} "
                                   f"since ")
-        assert message.endswith("; wait for it to finish or stop it before resuming")
+        assert message.endswith("; wait for it to finish, stop it, or choose another --run-dir")
         assert "\n" not in message
     finally:
         run.unlock()
@@ -153,7 +153,7 @@ def test_a_lock_held_by_another_process_is_one_line_naming_it(run):
     try:
         with pytest.raises(NasdipError) as caught:
             run.lock()
-        assert f": the run is in use by process {holder.pid} on {socket.gethostname()} since " in str(caught.value)
+        assert f": the run directory is in use by process {holder.pid} on {socket.gethostname()} since " in str(caught.value)
         assert "\n" not in str(caught.value)
     finally:
         release(holder)
@@ -164,7 +164,7 @@ def test_a_lock_held_by_another_process_is_one_line_naming_it(run):
 def test_a_holder_that_wrote_nothing_is_another_process(run):
     holder = hold(SILENT_HOLDER, run.path / LOCK_FILE)
     try:
-        with pytest.raises(NasdipError, match=r": the run is in use by another process; wait for it to finish"):
+        with pytest.raises(NasdipError, match=r": the run directory is in use by another process; wait for it to finish"):
             run.lock()
     finally:
         release(holder)

@@ -31,13 +31,16 @@ def test_given_names_are_kept():
     assert (settings.space, settings.reward, settings.executor) == ("dip", "ssim", "process")
 
 
-def test_observed_images_default_to_the_first_no_reference_reward():
-    assert SearchSettings(searcher="random", task="sr", observed=True).reward == no_reference_rewards()[0] == "holdout"
+def test_observed_images_default_to_the_tasks_no_reference_reward(monkeypatch):
+    assert SearchSettings(searcher="random", task="sr", observed=True).reward == "cross-scale"
+    assert SearchSettings(searcher="random", task="denoise", observed=True).reward == "holdout"
     assert SearchSettings(searcher="random", task="sr", observed=True, reward="psnr").reward == "psnr"
+    monkeypatch.setattr(registry.get("tasks", "dehaze"), "no_reference_reward", None)  # declares none
+    assert SearchSettings(searcher="random", task="dehaze", observed=True).reward == no_reference_rewards()[0]
 
 
 def test_no_reference_rewards_are_those_needing_no_clean_images_built_ins_first(register_plugin):
-    assert no_reference_rewards() == ["holdout"]
+    assert no_reference_rewards() == ["holdout", "cross-scale", "psd", "psd-hist", "lowpass"]
 
     class Plugin:
         @hookimpl
@@ -46,7 +49,7 @@ def test_no_reference_rewards_are_those_needing_no_clean_images_built_ins_first(
             register(Reward("fidelity", lambda c: 0.0))  # needs clean images: not listed
 
     register_plugin(Plugin(), "settings-rewards")
-    assert no_reference_rewards() == ["holdout", "sharpness"]
+    assert no_reference_rewards() == ["holdout", "cross-scale", "psd", "psd-hist", "lowpass", "sharpness"]
 
 
 def full_settings() -> SearchSettings:
@@ -121,7 +124,8 @@ def test_valid_settings_validate():
         ({"searcher": "ranodm"}, UnknownNameError, "unknown searcher 'ranodm'; available: darts, evolution, random, rl"),
         ({"space": "grid"}, UnknownNameError, "unknown search space 'grid'; available: "),
         ({"task": "deblur"}, UnknownNameError, "unknown task 'deblur'; available: dehaze, denoise, inpaint, sr"),
-        ({"reward": "lpips"}, UnknownNameError, "unknown reward 'lpips'; available: holdout, psnr, psnr-max, ssim"),
+        ({"reward": "lpips"}, UnknownNameError, "unknown reward 'lpips'; available: cross-scale, holdout, lowpass, psd, "
+                                            "psd-hist, psnr, psnr-max, ssim"),
         ({"executor": "slurm"}, UnknownNameError, "unknown executor 'slurm'; available: process, ray, serial, "
                                                   "streams"),
         ({"task_values": {"scale": 3}}, UsageError, "--scale must be one of 2, 4, 8, got 3"),
@@ -133,7 +137,7 @@ def test_valid_settings_validate():
         ({"executor_options": {"threads": 2}}, UsageError, "executor 'serial' has no option --threads (its options: "
                                                            "none)"),
         ({"observed": True, "reward": "ssim"}, UsageError, "reward 'ssim' needs clean images; with --observed use a "
-                                                           "no-reference reward (holdout)"),
+                                                           "no-reference reward (holdout, cross-scale, psd, psd-hist, lowpass)"),
         ({"stopping": {"stop": "wmv", "stop_window": 8}}, NasdipError, "the stopping window (8 steps) must be shorter "
                                                                        "than the step cap (--iters 4)"),
         ({"schedule": "halving", "ladder": []}, UsageError, "the halving schedule needs a ladder of at least 2 rungs"),

@@ -1,0 +1,114 @@
+"""``restore --arch auto``: choose the architecture for the user's observation (:mod:`nasdip.search.auto`), restore
+with it, and write it as an architecture document beside the restoration."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nasdip.cli.restore import restore_with_progress
+
+#: The value of ``--arch`` that chooses the architecture.
+AUTO = "auto"
+#: The ``restore`` options that tune the choice, by parameter name (flag, default); given only with ``--arch auto``.
+AUTO_OPTIONS = {"auto_candidates": "--auto-candidates", "auto_budget": "--auto-budget", "auto_score": "--auto-score"}
+
+
+def check_combinations(arch: str | None, seeds: int, tile: int | None, values: dict[str, Any]) -> None:
+    """One-line usage errors for what cannot go with ``--arch auto`` (``--seeds``, ``--tile``), or for its options
+    without it."""
+    from nasdip.errors import UsageError
+
+    if arch != AUTO:
+        given = [flag for name, flag in AUTO_OPTIONS.items() if values.get(name) is not None]
+        if given:
+            raise UsageError(f"{given[0]} tunes --arch auto only; add --arch auto or leave it out")
+        return
+    if seeds > 1:
+        raise UsageError("--arch auto chooses the architecture of one fit and cannot average --seeds; choose first, "
+                         "then restore with --arch OUT/IMAGE_TASK_arch.json --seeds K")
+    if tile is not None:
+        raise UsageError("--arch auto chooses on the whole image and cannot restore in tiles (--tile); choose on a "
+                         "crop, then restore with --arch OUT/IMAGE_TASK_arch.json --tile S")
+
+
+def unique_dir(base: Path) -> Path:
+    """``base``, or ``base-2``, ``base-3`` ... the first that does not exist."""
+    candidate, number = base, 1
+    while candidate.exists():
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate
+
+
+@contextlib.contextmanager
+def selection_dir(logdir: Path | None, name: str):
+    """Where the choice's search runs: a new ``LOGDIR/<name>_auto`` (kept, with its TensorBoard logs) or a temporary
+    folder removed afterwards."""
+    if logdir is not None:
+        yield unique_dir(logdir / f"{name}_auto")
+        return
+    with tempfile.TemporaryDirectory(prefix="nasdip-auto-") as folder:
+        yield Path(folder) / "search"
+
+
+def restore_auto(request, out_dir: Path, logdir: Path | None, quiet: bool, compare: tuple = (),
+                 candidates: int | None = None, budget: float | None = None, score: str | None = None,
+                 as_json: bool = False) -> dict[str, Any]:
+    """Choose the architecture on the request's observation (``request.arch`` is ignored), restore with it at the
+    request's settings, write ``OUT/<image>_<task>_arch.json``; the restoration's report with ``auto`` (how it was
+    chosen) and ``arch_file``."""
+    from nasdip.arch.document import save_arch
+    from nasdip.cli.progress import SearchProgress
+    from nasdip.search import auto
+
+    budget = auto.DEFAULT_BUDGET if budget is None else budget
+    reward = auto.no_reference_reward(request)
+    plan = auto.plan_auto(auto.DEFAULT_CANDIDATES if candidates is None else candidates, budget,
+                          request.settings.iters, auto.fit_ratio(request, reward))
+    problem, task = request.problem, request.task
+    with selection_dir(logdir, problem.name) as run_dir:
+        bar = SearchProgress(quiet)
+        try:
+            choice = auto.choose(request, plan, run_dir, reward, score or auto.DEFAULT_SCORE, log=logdir is not None,
+                                 on_trial=bar.on_trial, on_start=bar.start)
+        finally:
+            bar.close()
+    winner = choice.arch.replace(name=f"auto-{problem.name}")
+    if not as_json:
+        print_choice(choice, winner)
+    report = restore_with_progress(request.replace(arch=winner), out_dir, logdir, None, quiet, 1, compare)
+    height, width = problem.output_size
+    cost = choice.cost(report["iters"] * height * width, request.settings.iters * height * width)
+    winner = winner.replace(meta={"task": task.describe(), "image": problem.name,
+                                  **auto.winner_meta(choice, cost, budget), "plain_fit_steps": request.settings.iters,
+                                  "seed": request.settings.seed})
+    path = save_arch(winner, out_dir / f"{problem.name}_{task.name}_arch.json")
+    return {**report, "auto": winner.meta, "arch_file": str(path)}
+
+
+def print_choice(choice, winner) -> None:
+    """What was chosen and how: candidates scored, fitted per rung, the winner's last reward; its decisions."""
+    from nasdip.arch.catalog import space_of
+
+    plan = choice.plan
+    fitted = " -> ".join(f"{count} at {steps} steps" for count, steps in zip(plan.fitted, plan.steps, strict=True))
+    how = f"then {fitted} fitted on the observation and ranked by {choice.reward}" if plan.steps else \
+        "chosen by the score alone (the budget pays for no selection rung)"
+    last = [trial for trial in choice.trials if trial.digest == winner.digest and trial.status == "ok"][-1]
+    click.echo(f"auto: {plan.scored} candidates scored by {choice.score}, {how}; chose {winner.label} "
+               f"({'score' if last.rung == 0 else choice.reward} {last.reward:.3f})")
+    for line in space_of(winner).describe(winner):
+        click.echo(f"  {line}")
+
+
+def print_cost(report: dict[str, Any]) -> None:
+    """The choice's cost in plain fits and where the architecture document is."""
+    meta = report["auto"]
+    click.echo(f"  auto cost {meta['cost']:.2f} plain fits (fitting steps x pixels over one {meta['plain_fit_steps']}-step "
+               f"fit's; planned {meta['planned_cost']:.2f}, budget {meta['budget']:g})")
+    click.echo(f"  wrote {report['arch_file']}")

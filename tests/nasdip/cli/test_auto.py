@@ -1,0 +1,95 @@
+"""``restore --arch auto`` end to end on tiny images: the chosen architecture's document beside the restoration,
+its cost in plain fits, TensorBoard's search with --logdir, and the one-line refusals before any work."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from nasdip.arch.catalog import resolve_arch
+from nasdip.cli import cli
+from nasdip.io.images import save_image
+from nasdip.search import auto
+
+TINY = ["--iters", "30", "--width", "8", "--device", "cpu", "--quiet", "--auto-candidates", "18"]
+
+
+@pytest.fixture(autouse=True)
+def short_rungs(monkeypatch):
+    monkeypatch.setattr(auto, "MIN_SELECTION_STEPS", 1)  # tiny step counts still get selection rungs
+
+
+def restore(runner, *args):
+    return runner.invoke(cli, ["restore", *TINY, *args], catch_exceptions=False)
+
+
+def image(path, side=32, seed=0):
+    save_image(path, torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(seed)))
+    return str(path)
+
+
+def test_auto_restores_with_the_architecture_it_chose_and_writes_it_beside(runner, tmp_path):
+    noisy = image(tmp_path / "noisy.png")
+    result = restore(runner, noisy, "--task", "denoise", "--arch", "auto", "--out", str(tmp_path / "out"),
+                     "--logdir", str(tmp_path / "logs"), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["arch"] == "auto-noisy" and report["arch_file"] == str(tmp_path / "out" / "noisy_denoise_arch.json")
+    meta = report["auto"]
+    assert (meta["score"], meta["reward"], meta["scored"], meta["fitted"]) == ("psd", "holdout", 18, [9, 3])
+    assert [entry["rung"] for entry in meta["winner"]] == [0, 1, 2] and meta["selection_steps"] == [3, 10]
+    # 9 fits of 3 steps, 3 of 10 and the restoration's 30, over one 30-step fit (all on 32x32 pixels)
+    assert meta["cost"] == pytest.approx((9 * 3 + 3 * 10 + 30) / 30, abs=1e-3) and meta["cost"] <= meta["budget"]
+    chosen = resolve_arch(report["arch_file"])
+    assert chosen.name == "auto-noisy" and chosen.meta["chosen_by"] == "nasdip restore --arch auto"
+    trials = (tmp_path / "logs" / "noisy_auto" / "trials.jsonl").read_text().splitlines()
+    assert len(trials) == 18 + 9 + 3  # the candidates, logged like a search's (TensorBoard there too)
+    assert list((tmp_path / "logs" / "noisy_auto").glob("events.out.tfevents.*"))
+    again = runner.invoke(cli, ["restore", noisy, "--task", "denoise", "--arch", report["arch_file"], *TINY[:-2],
+                                "--out", str(tmp_path / "re"), "--json"])
+    assert json.loads(again.output)["arch"] == "auto-noisy"
+
+
+def test_auto_super_resolution_selects_across_scales_and_prints_its_choice(runner, tmp_path):
+    low = image(tmp_path / "low.png", side=21)  # odd: cropped to 20 for the cross-scale fits
+    result = restore(runner, low, "--task", "sr", "--scale", "2", "--arch", "auto", "--auto-candidates", "54",
+                     "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "auto: 54 candidates scored by psd, then 27 at" in result.output and "ranked by cross-scale" in result.output
+    assert "chose auto-low" in result.output and "auto cost " in result.output
+    meta = json.loads((tmp_path / "out" / "low_sr_arch.json").read_text())["meta"]
+    assert meta["reward"] == "cross-scale" and meta["fitted"] == [27, 9, 3]  # a quarter of the pixels: a rung more
+    assert meta["cost"] <= 3
+
+
+def test_auto_inpaints_the_built_in_photo_and_reports_its_psnr_only_afterwards(runner, tmp_path):
+    result = restore(runner, "--task", "inpaint", "--crop", "32", "--arch", "auto", "--auto-budget", "1",
+                     "--compare", "dip-skip", "--out", str(tmp_path / "out"), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["auto"]["fitted"] == [] and report["auto"]["cost"] == 1.0  # a budget of one fit: the score alone
+    assert report["psnr"] is not None and "dip-skip" in report["compared"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--task", "dehaze", "--arch", "auto"], "task 'dehaze' declares no no-reference reward"),
+    (["--task", "denoise", "--arch", "auto", "--seeds", "2"], "--arch auto chooses the architecture of one fit and "
+                                                                "cannot average --seeds"),
+    (["--task", "denoise", "--arch", "auto", "--tile", "16"], "--arch auto chooses on the whole image and cannot "
+                                                                "restore in tiles (--tile)"),
+    (["--task", "denoise", "--arch", "auto", "--auto-candidates", "0"], "--auto-candidates must be at least 2"),
+    (["--task", "denoise", "--arch", "auto", "--auto-budget", "0.5"], "--auto-budget 0.5 is below one fit"),
+    (["--task", "denoise", "--auto-budget", "2"], "--auto-candidates tunes --arch auto only"),  # TINY's
+    (["--task", "denoise", "--arch", "auto", "--auto-score", "holdout"], "reward 'holdout' needs a fit, so it cannot "
+                                                                         "score the score rung"),
+    (["--task", "sr", "--scale", "8", "--arch", "auto"], "cross-scale self-validation restores it from a x8 smaller "
+                                                         "copy) is 16x16"),
+])
+def test_what_cannot_work_is_refused_in_one_line_before_any_fit(runner, tmp_path, args, message):
+    noisy = image(tmp_path / "in.png", side=16)
+    result = runner.invoke(cli, ["restore", noisy, *TINY, *args, "--out", str(tmp_path / "out")])  # args last: they win
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not list((tmp_path / "out").glob("*.png"))

@@ -1,0 +1,52 @@
+"""Untrained outputs: the fit's own model and noise input, one forward pass per size, no gradients."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from nasdip import registry
+from nasdip.arch.catalog import presets
+from nasdip.fit.inputs import degrade_set
+from nasdip.fit.request import FitRequest
+from nasdip.fit.tracker import build_seeded
+from nasdip.fit.untrained import noise_inputs, untrained_output, untrained_outputs
+from nasdip.io.builtin import builtin_regions
+from nasdip.nn.config import NetConfig
+
+SMALL = NetConfig(width=4, depth=3)
+
+
+def setup(seed: int = 0):
+    task = registry.get("tasks", "denoise")()
+    problems = degrade_set(task, builtin_regions(16), seed=1)
+    settings = task.settings().replace(iters=10, seed=seed, device="cpu")
+    return task, problems, settings
+
+
+def test_one_noise_input_gives_the_fit_s_starting_output():
+    """The fit's model, initialised from its seed, on the fit's noise input (drawn as the tracker draws it)."""
+    task, problems, settings = setup(seed=3)
+    request = FitRequest(task, problems[0], presets()["dip-skip"], SMALL, settings)
+    generator = torch.Generator().manual_seed(3)
+    z = torch.rand(1, SMALL.input_depth, 16, 16, generator=generator) * settings.input_scale
+    assert torch.equal(noise_inputs(request, SMALL.input_depth, 3)[:1], z)
+    with torch.no_grad():
+        expected = build_seeded(request)(z)
+    assert torch.equal(untrained_output(request, count=1), expected)
+
+
+def test_outputs_are_seeded_and_need_no_gradients():
+    task, problems, settings = setup()
+    first = untrained_outputs(task, problems, presets()["dip-skip"], SMALL, settings)
+    again = untrained_outputs(task, problems, presets()["dip-skip"], SMALL, settings)
+    other = untrained_outputs(task, problems, presets()["dip-skip"], SMALL, dataclasses.replace(settings, seed=1))
+    assert first[0].shape == (2, 3, 16, 16) and not first[0].requires_grad
+    assert torch.equal(first[0], again[0]) and not torch.equal(first[0], other[0])
+
+
+def test_problems_of_one_size_share_one_forward_pass():
+    task, problems, settings = setup()
+    outputs = untrained_outputs(task, problems, presets()["dip-skip"], SMALL, settings)
+    assert len(outputs) == 2 and outputs[0] is outputs[1]
