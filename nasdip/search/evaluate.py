@@ -89,10 +89,10 @@ def evaluate(job: EvalJob, on_progress: ProgressCallback | None = None) -> EvalO
         config = NetConfig(**job.config)
         settings = FitSettings(**job.settings)
         problems = fit_problems(reward, task, [Problem.from_dict(p) for p in job.problems])
-        callbacks = (step_counter(job.trial, len(problems), settings.iters, on_progress) if on_progress else
-                     [None] * len(problems))
-        requests = [FitRequest(task, problem, arch, config, settings, callbacks=(callback,) if callback else ())
-                    for problem, callback in zip(problems, callbacks, strict=True)]
+        requests = [FitRequest(task, problem, arch, config, settings) for problem in problems]
+        if on_progress is not None:
+            counters = step_counter(job.trial, len(requests), settings.iters, on_progress)
+            requests = [request.replace(callbacks=(counter,)) for request, counter in zip(requests, counters, strict=True)]
         results = results_or_raise(fit_many(requests, pack=job.pack)) if reward.needs_fit else []
         value = reward(RewardContext(arch, task, problems, results, config, settings))
         if not math.isfinite(value):
