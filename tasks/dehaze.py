@@ -8,7 +8,8 @@ gradient descent (``--airlight refine``). The fit minimises ``mean((t*J + (1-t)*
 is recovered as ``J = (I - A) / t + A``; both ``J`` and ``t`` are written. Large photos are downscaled so their
 longer side is at most ``--max-side``.
 
-For benchmarks and searches, :meth:`Dehazing.degrade` makes synthetic haze from a clean image with a smooth
+No-reference reward: ``holdout`` (hazy pixels left out of the fit), so ``restore --arch auto`` chooses J's
+generator for a hazy photo. For benchmarks and searches, :meth:`Dehazing.degrade` makes synthetic haze from a clean image with a smooth
 random transmission ``exp(-beta * depth)`` and a whitish airlight, so PSNR/SSIM against the clean image exist.
 """
 
@@ -86,6 +87,9 @@ class Dehazing(Task):
     baseline_name = "hazy"
     default_arch = DIP_BASELINE
     packable = False  # two generators and an airlight in one model: fitted one by one
+    #: Held-out hazy pixels rank candidates without a clean image: ``--arch auto`` chooses J's generator (t's
+    #: follows ``--t-arch``, or the same architecture).
+    no_reference_reward = "holdout"
 
     def settings(self) -> FitSettings:
         return FitSettings(iters=4000, lr=0.001, reg_noise=0.01)

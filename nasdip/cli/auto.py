@@ -6,11 +6,14 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from nasdip.cli.restore import restore_with_progress
+
+if TYPE_CHECKING:
+    from nasdip.search.auto import AutoPlan
 
 #: The value of ``--arch`` that chooses the architecture.
 AUTO = "auto"
@@ -56,6 +59,22 @@ def selection_dir(logdir: Path | None, name: str):
         yield Path(folder) / "search"
 
 
+def plan_choice(request, candidates: int | None = None, budget: float | None = None,
+                score: str | None = None) -> tuple[str, AutoPlan]:
+    """The no-reference reward and the plan of a choice on the request's observation (defaults for the options
+    not given); one-line refusals, before any work, for a task without such a reward, an unusable plan or score,
+    or an observation the reward cannot use."""
+    from nasdip.search import auto
+    from nasdip.search.ladder import check_score_rung
+
+    reward = auto.no_reference_reward(request)
+    plan = auto.plan_auto(auto.DEFAULT_CANDIDATES if candidates is None else candidates,
+                          auto.DEFAULT_BUDGET if budget is None else budget, request.settings.iters,
+                          auto.fit_ratio(request, reward))
+    check_score_rung(plan.ladder(score or auto.DEFAULT_SCORE, request.config.width))
+    return reward, plan
+
+
 def restore_auto(request, out_dir: Path, logdir: Path | None, quiet: bool, compare: tuple = (),
                  candidates: int | None = None, budget: float | None = None, score: str | None = None,
                  as_json: bool = False) -> dict[str, Any]:
@@ -67,15 +86,13 @@ def restore_auto(request, out_dir: Path, logdir: Path | None, quiet: bool, compa
     from nasdip.search import auto
 
     budget = auto.DEFAULT_BUDGET if budget is None else budget
-    reward = auto.no_reference_reward(request)
-    plan = auto.plan_auto(auto.DEFAULT_CANDIDATES if candidates is None else candidates, budget,
-                          request.settings.iters, auto.fit_ratio(request, reward))
+    reward, plan = plan_choice(request, candidates, budget, score)
     problem, task = request.problem, request.task
     with selection_dir(logdir, problem.name) as run_dir:
         bar = SearchProgress(quiet)
-        try:
+        try:  # the bar counts what the choice plays: the search's top rung is the restoration, fitted below
             choice = auto.choose(request, plan, run_dir, reward, score or auto.DEFAULT_SCORE, log=logdir is not None,
-                                 on_trial=bar.on_trial, on_start=bar.start)
+                                 on_trial=bar.on_trial, on_start=lambda driver: bar.start(driver, plan.evaluations))
         finally:
             bar.close()
     winner = choice.arch.replace(name=f"auto-{problem.name}")

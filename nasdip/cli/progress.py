@@ -89,22 +89,23 @@ class SearchProgress:
         self.lock = threading.Lock()
         self.ticker: Ticker | None = None
 
-    def start(self, driver) -> None:
-        """The search begins (or resumes) with ``driver``: its planned evaluations and what is already done."""
+    def start(self, driver, planned: int | None = None) -> None:
+        """The search begins (or resumes) with ``driver``: its planned evaluations (``planned``, else its
+        schedule's) and what is already done."""
         settings = driver.settings
         self.unit = driver.reward.unit
         self.done = float(driver.evaluated)
         if self.quiet:
             return
-        if not self.terminal:
+        if planned is None:
             planned = driver.schedule.planned_evaluations()
+        if not self.terminal:
             ladder = " -> ".join(fidelity_text(rung) for rung in driver.ladder)
             self._line(f"search {settings.searcher} on {settings.space} for {driver.task.describe()}: reward "
                        f"{settings.reward}, {planned if planned is not None else 'up to ' + str(settings.budget)} "
                        f"evaluations at {ladder}, executor {settings.executor}, run directory {driver.run_dir.path}"
                        + (f"; resuming after {driver.evaluated} evaluations" if driver.evaluated else ""))
             return
-        planned = driver.schedule.planned_evaluations()
         layout = ("{l_bar}{bar}| {n:.1f}/{total_fmt} trials [{elapsed}<{remaining}{postfix}]" if planned else
                   "{desc}: {n:.1f} trials [{elapsed}{postfix}]")
         self.bar = tqdm(total=planned, initial=self.done, desc=f"search {settings.searcher}", file=self.stream,

@@ -1,11 +1,13 @@
-"""``nasdip restore``: restore one image with an architecture (or the built-in photo, degraded on the fly)."""
+"""``nasdip restore``: restore one image with an architecture (or the built-in photo, degraded on the fly), or every
+image of a folder (:mod:`nasdip.cli.batch`)."""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,9 +26,74 @@ from nasdip.cli.progress import FitProgress
 from nasdip.cli.wait import ExpectedWait
 from nasdip.options import SEED_COUNT, FiniteFloat
 
+if TYPE_CHECKING:
+    from nasdip.arch.document import Arch
+    from nasdip.fit.problem import Problem
+    from nasdip.fit.request import FitRequest
+    from nasdip.fit.settings import FitSettings
+    from nasdip.fit.task import Task
+    from nasdip.nn.config import NetConfig
+
 
 def _format(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class Restoration:
+    """What ``restore`` does to each image, all but the image: the task, the architecture (``None`` with ``auto``:
+    chosen per image, tuned by ``auto_values``), those compared, the network and fitting settings, where the
+    outputs go and how the report is shown."""
+
+    task: Task
+    architecture: Arch | None
+    compare: tuple[Arch, ...]
+    config: NetConfig
+    settings: FitSettings
+    out_dir: Path
+    logdir: Path | None
+    tile: int | None
+    seeds: int
+    quiet: bool
+    as_json: bool
+    auto: bool
+    auto_values: dict[str, Any]
+
+    def request(self, problem: Problem) -> FitRequest:
+        """The fit of ``problem`` (its device resolved: a bad ``--device`` is refused here)."""
+        from nasdip.fit.request import FitRequest
+
+        return FitRequest(self.task, problem, self.architecture, self.config, self.settings)
+
+    def check(self, problem: Problem) -> None:
+        """Refuse, before any fit, what ``problem`` cannot go with: the device, and with ``auto`` the choice's plan."""
+        request = self.request(problem)
+        if self.auto:
+            from nasdip.cli.auto import plan_choice
+
+            plan_choice(request, *self.auto_values.values())
+
+    def run(self, problem: Problem) -> dict[str, Any]:
+        """Restore ``problem`` (with ``auto``, choosing its architecture first) and write the outputs; the report."""
+        request = self.request(problem)
+        if self.auto:
+            from nasdip.cli.auto import restore_auto
+
+            return restore_auto(request, self.out_dir, self.logdir, self.quiet, self.compare,
+                                *self.auto_values.values(), as_json=self.as_json)
+        return restore_with_progress(request, self.out_dir, self.logdir, self.tile, self.quiet, self.seeds,
+                                     self.compare)
+
+    def show(self, report: dict[str, Any]) -> None:
+        """The report as one JSON line (``--json``), else as a summary (with ``auto``, the choice's cost too)."""
+        if self.as_json:
+            click.echo(json.dumps(report))
+            return
+        print_report(self.task, report)
+        if self.auto:
+            from nasdip.cli.auto import print_cost
+
+            print_cost(report)
 
 
 def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path | None, crop: int | None,
@@ -36,39 +103,35 @@ def run_restore(image: Path | None, task_name: str, arch: str | None, gt: Path |
                 **task_values: Any) -> None:
     """Restore IMAGE (a low-resolution, noisy or masked photo) with a Deep Image Prior network.
 
-    Without IMAGE, a built-in photograph is degraded by the task and the restoration is scored against it.
+    Without IMAGE, a built-in photograph is degraded by the task and the restoration is scored against it. IMAGE
+    may be a folder: each of its images is restored in turn (--gt then a folder of ground truths of the same names).
     """
     from nasdip import registry
     from nasdip.arch.catalog import resolve_arch
     from nasdip.cli.auto import AUTO, AUTO_OPTIONS, check_combinations
-    from nasdip.fit.request import FitRequest
+    from nasdip.cli.batch import folder_inputs, restore_folder
     from nasdip.nn.config import NetConfig
 
     auto_values = {name: task_values.pop(name) for name in AUTO_OPTIONS}
     check_combinations(arch, seeds, tile, auto_values)
     task = registry.get("tasks", task_name)(**pop_task_values(task_name, task_values))
-    problem = restore_problem(task, image, gt, crop, seed)
-    architecture = None if arch == AUTO else resolve_arch(task.arch_spec(arch))  # auto: chosen below
-    others = [resolve_arch(spec) for spec in compare]
+    folder = image is not None and image.is_dir()
+    inputs = folder_inputs(image, gt) if folder else []
+    problem = None if folder else restore_problem(task, image, gt, crop, seed)
+    architecture = None if arch == AUTO else resolve_arch(task.arch_spec(arch))  # auto: chosen per image
+    others = tuple(resolve_arch(spec) for spec in compare)
     stopping = stop_values(task_values)
     settings = settings_from(task.settings(), iters, lr, seed, device, precision, compile_net, cuda_graphs,
                              **stopping)
     if "stop" not in stopping:  # the task's measured default (denoising stops automatically)
         settings = task.restore_settings(settings)
     check_output_dirs(out=out_dir, logdir=logdir)
-    request = FitRequest(task, problem, architecture, NetConfig(width=width), settings)
-    if arch == AUTO:
-        from nasdip.cli.auto import print_cost, restore_auto
-
-        report = restore_auto(request, out_dir, logdir, quiet, tuple(others), *auto_values.values(), as_json=as_json)
+    restoration = Restoration(task, architecture, others, NetConfig(width=width), settings, out_dir, logdir, tile,
+                              seeds, quiet, as_json, arch == AUTO, auto_values)
+    if folder:
+        restore_folder(restoration, inputs, crop)
     else:
-        report = restore_with_progress(request, out_dir, logdir, tile, quiet, seeds, others)
-    if as_json:
-        click.echo(json.dumps(report))
-    else:
-        print_report(task, report)
-        if arch == AUTO:
-            print_cost(report)
+        restoration.show(restoration.run(problem))
 
 
 def restore_problem(task, image: Path | None, gt: Path | None, crop: int | None, seed: int):
@@ -82,6 +145,8 @@ def restore_problem(task, image: Path | None, gt: Path | None, crop: int | None,
         return builtin_problem(task, seed, crop)
     if crop is not None:
         raise UsageError("--crop applies to the built-in photo only; crop your image beforehand")
+    if gt is not None and gt.is_dir():
+        raise UsageError(f"--gt {gt} is a folder: it goes with a folder IMAGE; give the ground truth's file")
     return user_problem(task, image, gt)
 
 
@@ -160,6 +225,7 @@ RESTORE_EXAMPLES = (
     "nasdip restore small.png --task sr --scale 4 --arch runs/sr/best.json --compare dip-skip",
     "nasdip restore --task inpaint --drop 0.5 --iters 300 --width 32    # the built-in photo",
     "nasdip restore noisy.png --task denoise --arch auto --compare dip-skip    # choose the architecture for it",
+    "nasdip restore photos/ --task sr --scale 4 --gt originals/ --arch auto    # every image, each its own arch",
 )
 
 
@@ -167,12 +233,13 @@ def restore_command() -> click.Command:
     """The ``restore`` command, with the options of every registered task."""
     folder = click.Path(path_type=Path, file_okay=False)
     return build_command("restore", run_restore, [
-        click.argument("image", required=False, type=click.Path(path_type=Path, dir_okay=False)),
+        click.argument("image", required=False, type=click.Path(path_type=Path)),
         section(
             "Input",
             click.option("--task", "task_name", type=RegistryName("tasks"), required=True, help="Restoration task."),
-            click.option("--gt", type=click.Path(path_type=Path, dir_okay=False), metavar="CLEAN.png",
-                         help="Ground truth, to report PSNR/SSIM."),
+            click.option("--gt", type=click.Path(path_type=Path), metavar="CLEAN.png|DIR",
+                         help="Ground truth, to report PSNR/SSIM (for a folder IMAGE: a folder, matched by file "
+                              "name without extension)."),
             click.option("--crop", type=click.IntRange(1, 65536), default=None,
                          help="Side of the centre crop of the built-in photo (default 128; only without IMAGE)."),
         ),
@@ -180,8 +247,8 @@ def restore_command() -> click.Command:
         section(
             "Network",
             click.option("--arch", default=None, metavar="NAME|ARCH.json",
-                         help="Preset name, architecture JSON file, or auto: choose one for IMAGE (default: the "
-                              "task's preset)."),
+                         help="Preset name, architecture JSON file, or auto: choose one for IMAGE (for each image "
+                              "of a folder; default: the task's preset)."),
             click.option("--compare", multiple=True, metavar="ARCH",
                          help="Also restore with this preset or architecture file (repeatable; e.g. dip-skip) and "
                               "show it beside the restoration in the comparison picture."),

@@ -67,6 +67,12 @@ class AutoPlan:
         return self.score_eta * (self.fitted[0] if self.steps else 1)
 
     @property
+    def evaluations(self) -> int:
+        """What the choice plays: the candidates scored and the selection rungs' fits (not the top rung: the
+        caller's restoration, see :class:`SelectionDriver`)."""
+        return self.scored + sum(self.fitted)
+
+    @property
     def cost(self) -> float:
         """Planned plain fits: the selection rungs' fits (at their caps) and the restoration."""
         return 1 + self.ratio * sum(n * s for n, s in zip(self.fitted, self.steps, strict=True)) / self.iters

@@ -3,15 +3,20 @@ its cost in plain fits, TensorBoard's search with --logdir, and the one-line ref
 
 from __future__ import annotations
 
+import io
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+from nasdip import hookimpl
 from nasdip.arch.catalog import resolve_arch
 from nasdip.cli import cli
+from nasdip.cli import progress as progress_module
 from nasdip.io.images import save_image
 from nasdip.search import auto
+from nasdip.tasks.denoise import Denoising
 
 TINY = ["--iters", "30", "--width", "8", "--device", "cpu", "--quiet", "--auto-candidates", "18"]
 
@@ -73,8 +78,62 @@ def test_auto_inpaints_the_built_in_photo_and_reports_its_psnr_only_afterwards(r
     assert report["psnr"] is not None and "dip-skip" in report["compared"]
 
 
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal, so the bars draw."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_choice_bar_counts_what_is_played_and_ends_full(runner, tmp_path, monkeypatch):
+    """Its total is the candidates scored and the selection rungs' fits: the top rung is the restoration, fitted
+    after the choice under its own bar."""
+    stream, ends = Terminal(), []
+    monkeypatch.setattr(progress_module, "sys", SimpleNamespace(stderr=stream))
+    close = progress_module.SearchProgress.close
+
+    def record_and_close(self):
+        if self.bar is not None:
+            ends.append((self.bar.n, self.bar.total))
+        close(self)
+
+    monkeypatch.setattr(progress_module.SearchProgress, "close", record_and_close)
+    result = runner.invoke(cli, ["restore", image(tmp_path / "noisy.png"), "--task", "denoise", "--arch", "auto",
+                                 *TINY[:-3], "--auto-candidates", "18", "--out", str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["auto"]["fitted"] == [9, 3]
+    assert ends == [(18 + 9 + 3, 18 + 9 + 3)] and "30.0/30 trials" in stream.getvalue()
+
+
+def test_auto_dehazing_chooses_the_clear_image_generator_by_held_out_hazy_pixels(runner, tmp_path):
+    hazy = image(tmp_path / "hazy.png")
+    result = restore(runner, hazy, "--task", "dehaze", "--arch", "auto", "--auto-candidates", "6", "--out",
+                     str(tmp_path / "out"), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["auto"]["reward"] == "holdout" and report["auto"]["fitted"] == [3]
+    assert (tmp_path / "out" / "hazy_dehaze_arch.json").exists()
+
+
+class Unrankable(Denoising):
+    """A third-party task that declares no no-reference reward."""
+
+    name = "unrankable"
+    no_reference_reward = None
+
+
+@pytest.fixture
+def unrankable(register_plugin):
+    class Plugin:
+        @hookimpl
+        def register_tasks(self, register):
+            register(Unrankable)
+
+    register_plugin(Plugin(), "unrankable-plugin")
+
+
 @pytest.mark.parametrize(("args", "message"), [
-    (["--task", "dehaze", "--arch", "auto"], "task 'dehaze' declares no no-reference reward"),
+    (["--task", "unrankable", "--arch", "auto"], "task 'unrankable' declares no no-reference reward"),
     (["--task", "denoise", "--arch", "auto", "--seeds", "2"], "--arch auto chooses the architecture of one fit and "
                                                                 "cannot average --seeds"),
     (["--task", "denoise", "--arch", "auto", "--tile", "16"], "--arch auto chooses on the whole image and cannot "
@@ -87,7 +146,7 @@ def test_auto_inpaints_the_built_in_photo_and_reports_its_psnr_only_afterwards(r
     (["--task", "sr", "--scale", "8", "--arch", "auto"], "cross-scale self-validation restores it from a x8 smaller "
                                                          "copy) is 16x16"),
 ])
-def test_what_cannot_work_is_refused_in_one_line_before_any_fit(runner, tmp_path, args, message):
+def test_what_cannot_work_is_refused_in_one_line_before_any_fit(runner, tmp_path, unrankable, args, message):
     noisy = image(tmp_path / "in.png", side=16)
     result = runner.invoke(cli, ["restore", noisy, *TINY, *args, "--out", str(tmp_path / "out")])  # args last: they win
     assert result.exit_code != 0 and message in result.output, result.output

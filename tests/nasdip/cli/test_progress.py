@@ -178,6 +178,15 @@ def test_on_a_terminal_the_search_bar_counts_trials_and_parts_of_trials():
     assert "2.0/4 trials" in stream.getvalue() and "nasdip: trial" not in stream.getvalue()
 
 
+def test_a_planned_count_given_at_the_start_is_the_bars_total():
+    from nasdip.cli.progress import SearchProgress
+
+    progress = SearchProgress(quiet=False, stream=Terminal())
+    progress.start(search_driver(planned=31), planned=30)  # restore --arch auto: the top rung is not played
+    assert progress.bar.total == 30
+    progress.close()
+
+
 def test_quiet_shows_nothing():
     from nasdip.cli.progress import SearchProgress
 

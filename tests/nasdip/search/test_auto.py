@@ -29,6 +29,11 @@ def test_the_default_budget_pays_for_two_rungs_of_halving_before_a_denoising_fit
         (0, None, 32, "psd"), (333, None, 32, None), (1000, None, 32, None), (3000, None, 32, None)]
 
 
+def test_a_choice_plays_its_scores_and_selection_fits_not_the_restoration():
+    assert plan_auto(200, 3.0, 3000).evaluations == 198 + 9 + 3
+    assert plan_auto(200, 1.0, 3000).evaluations == 200  # the score alone
+
+
 def test_cheaper_selection_fits_buy_more_rungs_capped_at_the_restorations_steps():
     plan = plan_auto(200, 3.0, 2000, ratio=1 / 16)  # x4 cross-scale fits: a sixteenth of the pixels
     assert plan.steps == (222, 666, 1999) and plan.fitted == [27, 9, 3] and plan.score_eta == 7
