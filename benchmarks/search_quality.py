@@ -69,6 +69,7 @@ def search(args, searcher: str, search_seed: int, search_images: Path) -> dict:
         settings = SearchSettings(searcher=searcher, task=args.task, space="nasdip", task_values=TASK_OPTIONS[args.task],
                                   reward="psnr", budget=args.budget, batch=args.batch, fidelity=ladder[-1],
                                   seed=search_seed, device=args.device, executor=args.executor, workers=args.workers,
+                                  images=str(search_images),
                                   stopping={"stop": "auto"}, schedule=args.schedule, eta=args.eta, ladder=ladder)
         driver = start_search(settings, run_dir, search_images)
     else:

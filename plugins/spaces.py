@@ -111,6 +111,16 @@ SEARCHED = (
         "validation": "F16 30.37, House 30.76, Peppers 29.14 dB (mean 30.09; dip-skip 29.47): 128x128 centre "
                       "crops, width 32, --stop auto within 1500 steps, seed 0",
         "validation_gain_db": 0.62}),
+    ("searched-sr", {
+        "spatial": "bilinear", "order": "spatial_first", "transform": "transposed_conv", "kernel": 5,
+        "activation": "relu", **link_choices("00100 00011 10010 10011 01000")}, {
+        "source": "nasdip search", "note": "searched for x4 super-resolution by nasdip's rl controller",
+        "searcher": "rl", "search_seed": 0, "task": "sr (scale=4)",
+        "search_images": "building, fotolia, fotolia1 (the first three of the project's search images)",
+        "schedule": "halving, eta 3, budget 27, ladder 100:64:16,300:64:16,1500:96:32", "reward": "psnr",
+        "validation": "Set5 baby 37.17, bird 33.16, butterfly 28.81, head 32.00, woman 31.28 dB (mean 32.48; "
+                      "dip-skip 31.72): 128x128 centre crops, width 32, --stop auto within 1500 steps, seed 0",
+        "validation_gain_db": 0.77}),
 )
 
 

@@ -35,7 +35,8 @@ def test_presets_decode_as_released(name, index, links):
 
 
 def test_preset_names():
-    assert set(presets()) == {"dip-skip", "nasdip-sr", "nasdip-denoise", "nasdip-inpaint", "searched-denoise"}
+    assert set(presets()) == {"dip-skip", "nasdip-sr", "nasdip-denoise", "nasdip-inpaint", "searched-denoise",
+                             "searched-sr"}
 
 
 def train_step(arch, size=(32, 32)):
@@ -123,8 +124,12 @@ def test_hook_register_spaces(register_plugin):
     assert sampled.choices["kernel"] in (1, 3)
 
 
-def test_a_searched_preset_says_how_it_was_found_and_how_it_validated():
-    arch = presets()["searched-denoise"]
+@pytest.mark.parametrize(("name", "links"), [("searched-denoise", "01111 01011 11000 10001 10110"),
+                                             ("searched-sr", "00100 00011 10010 10011 01000")])
+def test_a_searched_preset_says_how_it_was_found_and_how_it_validated(name, links):
+    arch = presets()[name]
     assert arch.space == "nasdip" and arch.meta["source"] == "nasdip search" and arch.meta["searcher"] == "rl"
     assert {"search_seed", "search_images", "schedule", "task", "validation", "validation_gain_db"} <= set(arch.meta)
-    assert arch.choices["spatial"] == "bilinear" and arch.choices["add1_z"] == 0 and arch.choices["add5_e4"] == 0
+    assert arch.choices["spatial"] == "bilinear" and arch.choices["transform"] == "transposed_conv"
+    rows = [[arch.choices[f"add{row}_{source}"] for source in ("z", "e1", "e2", "e3", "e4")] for row in range(1, 6)]
+    assert " ".join("".join(map(str, row)) for row in rows) == links

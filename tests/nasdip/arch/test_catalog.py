@@ -17,7 +17,7 @@ from nasdip.arch.space import Decision, Space
 from nasdip.errors import ArchError, DuplicateNameError, UnknownArchError, UsageError
 
 BUILT_IN = {"dip-skip": "dip", "nasdip-denoise": "nasdip", "nasdip-inpaint": "nasdip", "nasdip-sr": "nasdip",
-            "searched-denoise": "nasdip"}
+            "searched-denoise": "nasdip", "searched-sr": "nasdip"}
 SPACES = "cross-scale, dip, nasdip, upsample-cell"
 
 
@@ -171,7 +171,7 @@ def test_an_unknown_name_suggests_the_closest_preset():
         resolve_arch("nasdip-rs")
     assert str(caught.value) == ("unknown architecture 'nasdip-rs': no preset or file of that name; did you mean "
                                  "'nasdip-sr'? presets: dip-skip, nasdip-denoise, nasdip-inpaint, nasdip-sr, "
-                                 "searched-denoise (or an architecture JSON file)")
+                                 "searched-denoise, searched-sr (or an architecture JSON file)")
     assert isinstance(caught.value, UsageError)  # a mistyped name: the command line's fault (exit code 2)
 
 
@@ -186,7 +186,7 @@ def test_a_name_like_no_preset_gets_no_hint():
     with pytest.raises(UnknownArchError) as caught:
         resolve_arch("zzz")
     assert str(caught.value) == ("unknown architecture 'zzz': no preset or file of that name; presets: dip-skip, "
-                                 "nasdip-denoise, nasdip-inpaint, nasdip-sr, searched-denoise (or an architecture JSON "
+                                 "nasdip-denoise, nasdip-inpaint, nasdip-sr, searched-denoise, searched-sr (or an architecture JSON "
                                  "file)")
 
 

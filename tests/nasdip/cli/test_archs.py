@@ -67,7 +67,7 @@ def write_document(path, **choices):
         (lambda d: d, 1, "Error: {dir}: is a folder, not an architecture file"),
         (lambda d: "nasdip-rs", 2,
          "Error: unknown architecture 'nasdip-rs': no preset or file of that name; did you mean 'nasdip-sr'? presets: "
-         "dip-skip, nasdip-denoise, nasdip-inpaint, nasdip-sr, searched-denoise (or an architecture JSON file) (see "
+         "dip-skip, nasdip-denoise, nasdip-inpaint, nasdip-sr, searched-denoise, searched-sr (or an architecture JSON file) (see "
          "'nasdip archs --help')"),
         (lambda d: "zzz", 2, "Error: unknown architecture 'zzz': no preset or file of that name; presets: dip-skip, "),
         (lambda d: d / "gone.json", 1, "Error: {dir}/gone.json: no such architecture file"),
