@@ -1,6 +1,6 @@
 """Does ``nasdip restore --arch auto`` (an architecture chosen for each observation) beat fixed architectures?
 
-    python benchmarks/image_specific.py [--task denoise --task sr --task inpaint] [--images N] [--crop 128]
+    python benchmarks/image_specific.py [--task denoise --task sr --task inpaint] [--images N] [--image NAME] [--crop 128]
         [--width 32] [--seed 0] [--auto-candidates N] [--auto-budget FITS] [--auto-score SCORE]
         [--out runs/image-specific-{task}/results.json] [--table-only] [--quick]
 
@@ -149,7 +149,14 @@ def measure_task(name: str, args: argparse.Namespace, path: Path) -> dict[str, A
     results = load_results(path, setup_of(args, name))
     results.update(arms=names, notes=notes, baseline=task.baseline_name, machine=machine(args.device),
                    command=command_line(args))
-    for problem in problems_for(task, name, args):
+    problems = problems_for(task, name, args)
+    unknown = sorted(set(args.image or ()) - {problem.name for problem in problems})
+    if unknown:
+        raise SystemExit(f"--image {unknown[0]}: no such {name} validation image (there are: "
+                         f"{', '.join(problem.name for problem in problems)})")
+    for problem in problems:
+        if args.image and problem.name not in args.image:
+            continue
         done = results["images"].setdefault(problem.name, {})
         missing = [arm for arm in names if arm not in done]
         if not missing:
@@ -279,6 +286,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", action="append", choices=sorted(TASK_OPTIONS))
     parser.add_argument("--images", type=int, default=None, help="images per task (the first of each set; all)")
+    parser.add_argument("--image", action="append", default=None,
+                        help="only the images of this name (repeatable; degraded as in a full run)")
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)

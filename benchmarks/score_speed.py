@@ -1,17 +1,20 @@
 """How many candidates per second a training-free score rates: forward passes of untrained networks only.
 
     OMP_NUM_THREADS=2 python benchmarks/score_speed.py [--task sr] [--crop 64] [--width 16] [--candidates 60]
-        [--score psd --score psd-hist --score lowpass] [--threads 2]
+        [--score psd --score psd-hist --score lowpass] [--threads 2] [--workers 2]
 
 Random architectures of the ``nasdip`` space are scored on the two search crops of the built-in photo (degraded by
 the task, as ``nasdip search`` does) through the registered reward, exactly as a score rung evaluates them (one
-model built and one batch of noise inputs per candidate; the two crops share both). Prints candidates per second
-for each score and where a candidate's time goes (building the network, the forward pass, the spectra).
+model and one batch of noise inputs per candidate; the two crops share both; one network per thread is rebuilt
+and re-initialised for each candidate). Prints candidates per second for each score (with ``--workers N`` also of
+``N`` single-threaded processes scoring at once) and where a candidate's time goes (building a network afresh
+against rebuilding the thread's, the forward pass; the rest is the spectra).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
 import time
 
@@ -21,7 +24,7 @@ from nasdip import registry
 from nasdip.fit.inputs import degrade_set
 from nasdip.fit.request import FitRequest
 from nasdip.fit.tracker import build_seeded
-from nasdip.fit.untrained import NOISE_INPUTS, noise_inputs
+from nasdip.fit.untrained import NOISE_INPUTS, noise_inputs, seeded_model
 from nasdip.io.builtin import builtin_regions
 from nasdip.nn.config import NetConfig
 from nasdip.search.reward import RewardContext
@@ -29,18 +32,54 @@ from nasdip.search.reward import RewardContext
 TASK_OPTIONS = {"denoise": {"sigma": 25.0}, "sr": {"scale": 4}, "inpaint": {}}
 
 
-def breakdown(task, problem, archs, config, settings) -> tuple[float, float]:
-    """Mean seconds per candidate to build its seeded model and to run its forward pass."""
-    build = forward = 0.0
+def breakdown(task, problem, archs, config, settings) -> tuple[float, float, float]:
+    """Mean seconds per candidate to build its seeded model afresh, to rebuild the thread's model into it (what
+    the scores do, :func:`nasdip.fit.untrained.seeded_model`) and to run its forward pass."""
+    build = rebuild = forward = 0.0
     for arch in archs:
         request = FitRequest(task, problem, arch, config, settings)
         start = time.perf_counter()
-        model = build_seeded(request)
+        build_seeded(request)
         built = time.perf_counter()
+        model = seeded_model(request)
+        rebuilt = time.perf_counter()
         with torch.inference_mode():
             model(noise_inputs(request, config.input_depth, NOISE_INPUTS))
-        build, forward = build + built - start, forward + time.perf_counter() - built
-    return build / len(archs), forward / len(archs)
+        build, rebuild, forward = build + built - start, rebuild + rebuilt - built, forward + time.perf_counter() - rebuilt
+    return build / len(archs), rebuild / len(archs), forward / len(archs)
+
+
+def score_all(name: str, task, problems, archs, config, settings) -> float:
+    """Seconds to score ``archs`` one after another with the reward ``name``."""
+    reward = registry.get("rewards", name)
+    start = time.perf_counter()
+    for arch in archs:
+        reward(RewardContext(arch, task, problems, config=config, settings=settings))
+    return time.perf_counter() - start
+
+
+def worker(job) -> None:
+    """One process of ``--workers``: one torch thread, its share of the candidates (after a warm-up)."""
+    name, task, problems, archs, config, settings, start = job
+    torch.set_num_threads(1)
+    score_all(name, task, problems, archs[:3], config, settings)
+    start.wait()
+    score_all(name, task, problems, archs, config, settings)
+
+
+def parallel_rate(name: str, workers: int, task, problems, archs, config, settings) -> float:
+    """Candidates per second of ``workers`` processes scoring their shares of ``archs`` at once."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        start = manager.Barrier(workers + 1)
+        shares = [archs[k::workers] for k in range(workers)]
+        with context.Pool(workers) as pool:
+            done = pool.map_async(worker, [(name, task, problems, share, config, settings, start)
+                                           for share in shares])
+            start.wait()
+            began = time.perf_counter()
+            done.get()
+            return len(archs) / (time.perf_counter() - began)
 
 
 def main() -> None:
@@ -51,6 +90,8 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=60)
     parser.add_argument("--score", action="append", help="score to time (repeatable; default: psd, psd-hist, lowpass)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="also time this many processes of one thread scoring at once (e.g. one per core)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.threads:
@@ -64,18 +105,17 @@ def main() -> None:
     archs = [space.sample(rng) for _ in range(args.candidates)]
     print(f"{args.task}, {len(problems)} crops of {args.crop} px, width {args.width}, {NOISE_INPUTS} noise inputs, "
           f"{args.candidates} random nasdip architectures, {torch.get_num_threads()} torch threads")
-    build, forward = breakdown(task, problems[0], archs[:5], config, settings)  # also warms oneDNN up
-    build, forward = breakdown(task, problems[0], archs, config, settings)
-    print(f"  per candidate: build {1000 * build:.1f} ms, forward {1000 * forward:.1f} ms")
+    breakdown(task, problems[0], archs[:5], config, settings)  # also warms oneDNN up
+    build, rebuild, forward = breakdown(task, problems[0], archs, config, settings)
+    print(f"  per candidate: build afresh {1000 * build:.1f} ms, rebuild + re-initialise {1000 * rebuild:.1f} ms, "
+          f"forward {1000 * forward:.1f} ms")
     for name in args.score or ["psd", "psd-hist", "lowpass"]:
-        reward = registry.get("rewards", name)
-        start = time.perf_counter()
-        for arch in archs:
-            reward(RewardContext(arch, task, problems, config=config, settings=settings))
-        seconds = time.perf_counter() - start
-        print(f"  {name:9s} {args.candidates / seconds:6.1f} candidates/s ({1000 * seconds / args.candidates:.1f} ms "
-              f"each)")
-
+        seconds = score_all(name, task, problems, archs, config, settings)
+        line = f"  {name:9s} {args.candidates / seconds:6.1f} candidates/s ({1000 * seconds / args.candidates:.1f} ms each)"
+        if args.workers > 1:
+            rate = parallel_rate(name, args.workers, task, problems, archs, config, settings)
+            line += f"; {args.workers} processes of 1 thread: {rate:6.1f} candidates/s"
+        print(line, flush=True)
 
 if __name__ == "__main__":
     main()

@@ -56,6 +56,15 @@ def _require_levels(space: Space, config: NetConfig) -> None:
         raise NasdipError(f"space {space.name!r} has a fixed depth of {LEVELS} levels, got depth {config.depth}")
 
 
+def rewire(net: nn.Module, cell: Cell, arch: Arch) -> bool:
+    """:meth:`Space.rebuild` of the spaces on the NAS-DIP backbone: only the cell's upsamplers and the links depend
+    on the choices, so a built (not super-) network is rewired in place."""
+    if not isinstance(net, CrossScaleNet) or callable(net.links):
+        return False
+    net.rewire(cell, links_of(arch.choices))
+    return True
+
+
 class UpsampleCellSpace(Space):
     """The upsampling cell inside DIP's skip network (the release's skip_search_up)."""
 
@@ -89,6 +98,9 @@ class CrossScaleSpace(Space):
 
     def build(self, arch: Arch, config: NetConfig) -> nn.Module:
         return CrossScaleNet(config, BILINEAR_CELL, links_of(arch.choices))
+
+    def rebuild(self, net: nn.Module, arch: Arch, config: NetConfig) -> bool:
+        return rewire(net, BILINEAR_CELL, arch)
 
     def build_supernet(self, config: NetConfig, arch_logits: nn.ParameterDict | None = None) -> SuperNet:
         self.check_config(config)
@@ -142,6 +154,9 @@ class NasdipSpace(Space):
 
     def build(self, arch: Arch, config: NetConfig) -> nn.Module:
         return CrossScaleNet(config, Cell.from_choices(arch.choices), links_of(arch.choices))
+
+    def rebuild(self, net: nn.Module, arch: Arch, config: NetConfig) -> bool:
+        return rewire(net, Cell.from_choices(arch.choices), arch)
 
     def build_supernet(self, config: NetConfig, arch_logits: nn.ParameterDict | None = None) -> SuperNet:
         self.check_config(config)

@@ -29,6 +29,20 @@ def build_network(arch: Arch, config: NetConfig | None = None) -> PaddedNet:
     return PaddedNet(space.build(arch, config), space.multiple(config), space.min_size(config), arch, config)
 
 
+def rebuild_network(net: PaddedNet, arch: Arch) -> bool:
+    """Turn ``net`` (built by :func:`build_network`) into ``arch``'s network in place where its space can
+    (:meth:`nasdip.arch.space.Space.rebuild`: same space and configuration); ``False`` where it cannot. The
+    parameters are left as they were: re-initialise them (:func:`nasdip.nn.init.reinitialise`)."""
+    if not isinstance(net, PaddedNet) or net.arch is None or net.arch.space != arch.space:
+        return False
+    space = registry.get("spaces", arch.space)
+    arch = space.validate(arch)
+    if not space.rebuild(net.net, arch, net.config):
+        return False
+    net.arch = arch
+    return True
+
+
 def build_supernetwork(space: Space, config: NetConfig, arch_logits: nn.ParameterDict) -> PaddedNet:
     """``space``'s super-network sharing ``arch_logits``, wrapped like :func:`build_network` to run on any size.
 

@@ -88,6 +88,15 @@ class Space(ABC):
         """Readable lines summarising ``arch``; default: one line per decision."""
         return [f"{decision.name}: {arch.choices[decision.name]}" for decision in self.decisions]
 
+    def rebuild(self, net: nn.Module, arch: Arch, config: NetConfig) -> bool:
+        """Turn ``net`` (a network this space built with ``config``) into the network of the validated ``arch`` in
+        place, where that is cheaper than :meth:`build` (e.g. only some modules depend on the choices); ``False``
+        (the default) where it cannot, and the caller builds afresh. The rebuilt network must hold the modules a
+        fresh build would, registered in the order it builds them, so that re-initialising them from a seed gives
+        the fresh build's weights; its parameters are the caller's to re-initialise. Training-free scores use it
+        to rate many candidates without constructing each network (:mod:`nasdip.fit.untrained`)."""
+        return False
+
     def build_supernet(self, config: NetConfig, arch_logits: nn.ParameterDict | None = None) -> SuperNet:
         """A network in which each decision is a softmax-weighted mixture of its choices (differentiable search).
 

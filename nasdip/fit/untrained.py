@@ -1,26 +1,31 @@
 """Untrained networks: what a candidate outputs before any fitting, for training-free scores.
 
 A fit starts from a freshly initialised model and a fixed noise input; :func:`untrained_outputs` computes that
-model's output on a few noise inputs at once (one batch, forward only, no gradients). The model is built and
-initialised exactly as the fit's (:func:`nasdip.fit.tracker.build_seeded`), and the first noise input is the fit's
-own; batch norm runs as in fitting (training mode), so its statistics are taken over the batch of noise inputs.
+model's output on a few noise inputs at once (one batch, forward only, no gradients). The model is
+initialised exactly as the fit's (:func:`nasdip.fit.tracker.build_seeded`; where the space can, one network per
+thread is rebuilt in place and re-initialised instead of building one per candidate: :func:`seeded_model`), and the
+first noise input is the fit's own; batch norm runs as in fitting (training mode), so its statistics are taken over
+the batch of noise inputs.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
 
+from nasdip.arch.build import rebuild_network
 from nasdip.fit.request import FitRequest
+from nasdip.fit.task import Task
 from nasdip.fit.tracker import build_seeded
+from nasdip.nn.init import reinitialisable, reinitialise
 
 if TYPE_CHECKING:
     from nasdip.arch.document import Arch
     from nasdip.fit.problem import Problem
     from nasdip.fit.settings import FitSettings
-    from nasdip.fit.task import Task
     from nasdip.nn.config import NetConfig
 
 #: Noise inputs each untrained model sees (their outputs' spectra are averaged by the scores).
@@ -35,10 +40,33 @@ def noise_inputs(request: FitRequest, depth: int, count: int) -> torch.Tensor:
         request.settings.input_scale
 
 
+_POOL = threading.local()  # per thread: models kept for rebuilding, by what they must share
+
+
+def seeded_model(request: FitRequest) -> torch.nn.Module:
+    """The request's model initialised from its seed as :func:`nasdip.fit.tracker.build_seeded` builds it, in
+    training mode. Where the task builds the default model (one network) and its space can rebuild one in place
+    (:meth:`nasdip.arch.space.Space.rebuild`), the thread's network of the same space, configuration and device
+    is rebuilt and re-initialised (:func:`nasdip.nn.init.reinitialise`): the same weights, without constructing
+    a network per candidate. The model is the thread's until its next call."""
+    if type(request.task).build_model is not Task.build_model:
+        return build_seeded(request)
+    pool: dict = _POOL.__dict__.setdefault("models", {})
+    config = request.config.replace(out_channels=request.problem.channels)
+    key = (request.arch.space, config, str(request.device))
+    model = pool.get(key)
+    if model is not None and rebuild_network(model, request.arch):
+        return reinitialise(model, request.settings.seed)
+    model = build_seeded(request)
+    if reinitialisable(model):
+        pool[key] = model
+    return model
+
+
 @torch.inference_mode()
 def untrained_output(request: FitRequest, count: int = NOISE_INPUTS) -> torch.Tensor:
     """The request's freshly initialised model on ``count`` noise inputs: ``(count, C, H, W)`` model outputs."""
-    model = build_seeded(request)  # in training mode, as built
+    model = seeded_model(request)
     return model(noise_inputs(request, getattr(model, "input_depth", request.config.input_depth), count)).float()
 
 

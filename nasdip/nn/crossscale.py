@@ -21,13 +21,16 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from nasdip.nn.cell import Upsampler, make_upsampler
+from nasdip.nn.cell import Cell, Upsampler, make_upsampler
 from nasdip.nn.config import NetConfig
 from nasdip.nn.layers import conv, conv_bn_act
 
 LEVELS = 5
 ROWS = tuple(f"add{r}" for r in range(1, LEVELS + 1))
 SOURCES = ("z", "e1", "e2", "e3", "e4")
+
+#: Most parameters of the upsamplers a rewired network keeps for reuse, over all cells seen (the oldest go first).
+REWIRE_PARAMETERS = 4_000_000
 
 Links = tuple[tuple[int, ...], ...]
 #: A link weight per (decoder level, source): 0/1 for a fixed pattern, a tensor in a super-network.
@@ -42,6 +45,11 @@ def parse_links(text: str) -> Links:
     return tuple(tuple(int(bit) for bit in row) for row in rows)
 
 
+def _count(*modules: nn.Module) -> int:
+    """Parameters of ``modules``."""
+    return sum(p.numel() for module in modules for p in module.parameters())
+
+
 class CrossScaleNet(nn.Module):
     """Encoder-decoder with searched cross-scale connections; every upsampler is ``cell``.
 
@@ -52,16 +60,16 @@ class CrossScaleNet(nn.Module):
         super().__init__()
         width, pad, act = config.width, config.pad, config.activation
         source_channels = [config.input_depth] + [width] * (LEVELS - 1)
-        self.links = links
-        self.link_weight: LinkWeight = links if callable(links) else (lambda level, source: links[level][source])
+        self.links, self.width = links, width
         self.encoders = nn.ModuleList(
             nn.Sequential(*conv_bn_act(c, width, 3, 2, pad, act), *conv_bn_act(width, width, 3, 1, pad, act))
             for c in source_channels
         )
         self.same_level = nn.ModuleList(nn.Sequential(*conv_bn_act(c, width, 1, 1, pad, act)) for c in source_channels)
         self.downs = nn.ModuleList(nn.Sequential(*conv_bn_act(c, width, 3, 2, pad, act)) for c in source_channels[:-1])
-        self.cross_ups = nn.ModuleList(make_upsampler(cell, width, width) for _ in range(LEVELS - 1))
-        self.ups = nn.ModuleList(make_upsampler(cell, width, width) for _ in range(LEVELS))
+        self.cell = cell
+        self.cross_ups, self.ups = self._upsamplers(cell)
+        self._cells: dict[Cell, tuple[nn.ModuleList, nn.ModuleList, int]] = {}  # rewire's: upsamplers by cell
         self.decoders = nn.ModuleList(
             nn.Sequential(
                 nn.BatchNorm2d(width),
@@ -73,6 +81,40 @@ class CrossScaleNet(nn.Module):
         )
         self.head = conv(width, config.out_channels, 1, pad=pad)
         self.sigmoid = config.sigmoid
+
+    def _upsamplers(self, cell: Upsampler) -> tuple[nn.ModuleList, nn.ModuleList]:
+        """The cross-scale and the decoder upsamplers of ``cell``, in the order the network builds them."""
+        width = self.width
+        return (nn.ModuleList(make_upsampler(cell, width, width) for _ in range(LEVELS - 1)),
+                nn.ModuleList(make_upsampler(cell, width, width) for _ in range(LEVELS)))
+
+    def rewire(self, cell: Cell, links: Links) -> None:
+        """Become the network of ``cell`` and the fixed ``links`` in place: the links are set and the upsamplers
+        swapped (those of a cell seen before are reused; every other block is the same whatever the choices).
+        The parameters keep their values: re-initialise them to get a fresh build's (same registration order).
+        """
+        if callable(self.links) or not isinstance(self.cell, Cell):
+            raise TypeError("a super-network cannot be rewired")
+        if cell != self.cell:
+            cells = self._cells  # cell -> (cross-scale upsamplers, decoder upsamplers, their parameter count)
+            if self.cell not in cells:
+                cells[self.cell] = (self.cross_ups, self.ups, _count(self.cross_ups, self.ups))
+            entry = cells.pop(cell, None)
+            if entry is None:
+                device = next(self.decoders.parameters()).device
+                ups = tuple(modules.to(device) for modules in self._upsamplers(cell))
+                entry = (*ups, _count(*ups))
+            cells[cell] = entry  # the most recent last
+            while len(cells) > 1 and sum(kept[2] for kept in cells.values()) > REWIRE_PARAMETERS:
+                cells.pop(next(iter(cells)))
+            self.cross_ups, self.ups, _ = entry
+            self.cell = cell
+        self.links = links
+
+    @property
+    def link_weight(self) -> LinkWeight:
+        links = self.links
+        return links if callable(links) else (lambda level, source: links[level][source])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         features = [z]

@@ -8,6 +8,8 @@ An ``H x W`` image has ``n = min(H, W) // 2`` rings: ring ``k`` holds the freque
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 #: Power below this is clamped before taking logarithms (a constant image has none).
@@ -22,8 +24,10 @@ def power_spectrum(images: torch.Tensor) -> torch.Tensor:
     return torch.fft.fft2(centred).abs().square() / (height * width)
 
 
+@functools.lru_cache(maxsize=64)
 def radial_frequency(height: int, width: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """``(H, W)`` normalised radial frequency of each FFT coefficient (1 = Nyquist along an axis)."""
+    """``(H, W)`` normalised radial frequency of each FFT coefficient (1 = Nyquist along an axis; one tensor per
+    size and device, shared: do not modify it)."""
     fy = torch.fft.fftfreq(height, device=device, dtype=torch.float64)
     fx = torch.fft.fftfreq(width, device=device, dtype=torch.float64)
     return torch.sqrt(fy[:, None].square() + fx[None, :].square()) / 0.5
@@ -34,8 +38,10 @@ def rings(height: int, width: int) -> int:
     return min(height, width) // 2
 
 
+@functools.lru_cache(maxsize=64)
 def ring_index(height: int, width: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """``(H, W)`` ring of each FFT coefficient; :func:`rings` for the corners outside every ring."""
+    """``(H, W)`` ring of each FFT coefficient; :func:`rings` for the corners outside every ring (shared: do not
+    modify it)."""
     count = rings(height, width)
     # The tolerance keeps a frequency that lies exactly on a ring's inner edge (k/n) in ring k despite rounding.
     index = torch.floor(radial_frequency(height, width, device) * count + 1e-9).long()

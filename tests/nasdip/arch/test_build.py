@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 
 import pytest
 import torch
@@ -16,6 +17,7 @@ from nasdip.arch.build import (
     build_supernetwork,
     count_parameters,
     network_cost,
+    rebuild_network,
     weight_parameters,
 )
 from nasdip.arch.catalog import presets
@@ -253,3 +255,32 @@ def test_forward_flops_grow_with_the_number_of_pixels(name):
 def test_network_cost_on_the_meta_device_counts_what_a_real_build_holds():
     arch, config = presets()["nasdip-denoise"], NetConfig(width=8, input_depth=4)
     assert network_cost(arch, config, (64, 64)).params == count_parameters(build_network(arch, config))
+
+
+# -- rebuild_network -----------------------------------------------------------------------------------------
+
+BACKBONE = NetConfig(width=4, input_depth=4, pad="zero")
+
+
+def test_rebuild_network_turns_a_network_into_another_candidate_s_in_place():
+    net = build_network(presets()["nasdip-sr"], BACKBONE)
+    target = presets()["nasdip-denoise"]
+    assert rebuild_network(net, target)
+    assert net.arch == target and net.net.cell == build_network(target, BACKBONE).net.cell
+    assert [name for name, _ in net.named_parameters()] == \
+        [name for name, _ in build_network(target, BACKBONE).named_parameters()]
+
+
+def test_rebuild_network_refuses_another_space_or_a_space_that_cannot(two_conv):
+    net = build_network(presets()["nasdip-sr"], BACKBONE)
+    assert not rebuild_network(net, registry.get("spaces", "cross-scale").sample(random.Random(0)))
+    assert net.arch == presets()["nasdip-sr"]
+    mine = build_network(two_conv(3), SMALL)  # a space without rebuild (Space.rebuild's default)
+    assert not rebuild_network(mine, two_conv(5))
+    assert mine.arch.choices == {"kernel": 3}
+
+
+def test_rebuild_network_validates_the_architecture():
+    net = build_network(presets()["nasdip-sr"], BACKBONE)
+    with pytest.raises(ArchError):
+        rebuild_network(net, Arch("nasdip", {"spatial": "bilinear"}))

@@ -50,3 +50,51 @@ def test_problems_of_one_size_share_one_forward_pass():
     task, problems, settings = setup()
     outputs = untrained_outputs(task, problems, presets()["dip-skip"], SMALL, settings)
     assert len(outputs) == 2 and outputs[0] is outputs[1]
+
+
+# -- one network per thread, rebuilt for each candidate ----------------------------------------------------------
+
+def test_rebuilt_models_equal_fresh_builds_candidate_after_candidate():
+    """Random nasdip candidates one after another, each with its own seed: the rebuilt, re-initialised model has
+    the fresh build's weights and output, and one network serves them all."""
+    import random
+
+    import nasdip.fit.untrained as untrained
+
+    task, _, _ = setup()
+    problem = degrade_set(task, builtin_regions(32), seed=1)[0]
+    config = NetConfig(width=4, input_depth=4, pad="zero")
+    space = registry.get("spaces", "nasdip")
+    rng = random.Random(0)
+    models = set()
+    for seed in range(6):
+        settings = task.settings().replace(iters=10, seed=seed, device="cpu")
+        request = FitRequest(task, problem, space.sample(rng), config, settings)
+        model = untrained.seeded_model(request)
+        models.add(id(model))
+        expected = build_seeded(request)
+        assert model.arch == expected.arch
+        ours, theirs = model.state_dict(), expected.state_dict()
+        assert list(ours) == list(theirs) and all(torch.equal(ours[key], theirs[key]) for key in ours)
+        with torch.no_grad():
+            z = noise_inputs(request, config.input_depth, 2)
+            assert torch.equal(untrained_output(request), expected(z))
+    assert len(models) == 1
+
+
+def test_a_task_s_own_model_is_built_for_each_candidate():
+    """A task that builds its own model is never handed a rebuilt one."""
+    import nasdip.fit.untrained as untrained
+    from nasdip.arch.build import build_network
+
+    class OwnModel(type(setup()[0])):
+        def build_model(self, arch, config, problem):
+            return build_network(arch, config.replace(out_channels=problem.channels))
+
+    task, _, settings = setup()
+    problem = degrade_set(task, builtin_regions(32), seed=1)[0]
+    config = NetConfig(width=4, input_depth=4, pad="zero")
+    request = FitRequest(task, problem, presets()["nasdip-sr"], config, settings)
+    assert untrained.seeded_model(request) is untrained.seeded_model(request)  # the default model: rebuilt
+    own = dataclasses.replace(request, task=OwnModel())
+    assert untrained.seeded_model(own) is not untrained.seeded_model(own)

@@ -170,3 +170,64 @@ def test_without_sigmoid_the_output_is_the_logit():
     raw.load_state_dict(squashed.state_dict())
     z = torch.rand(2, 4, 32, 32)
     torch.testing.assert_close(torch.sigmoid(raw(z)), squashed(z))
+
+
+# -- rewiring in place ------------------------------------------------------------------------------------------
+
+REWIRE_CELLS = (
+    Cell("pixel_shuffle", "transform_first", "separable_conv", 5, "relu"),
+    Cell("transposed_conv", "spatial_first", "identity", 3, "none"),
+    Cell("bicubic", "spatial_first", "split_stack_sum", 7, "leaky_relu"),
+    BILINEAR_CELL,
+    Cell("nearest", "spatial_first", "depthwise_conv", 3, "none"),
+)
+
+
+def fresh(cell: Cell, links: str, seed: int) -> CrossScaleNet:
+    torch.manual_seed(seed)
+    return CrossScaleNet(SMALL, cell, parse_links(links))
+
+
+def test_a_rewired_network_is_a_fresh_build_once_reinitialised():
+    """Every cell kind in turn (back to one seen before too): the same modules in the order a build registers them,
+    the same weights after re-initialising from the seed, the same output."""
+    from nasdip.nn.init import reinitialise
+
+    net = fresh(REWIRE_CELLS[0], SR_LINKS, 0)
+    z = torch.rand(2, 4, 32, 32)
+    for seed, (cell, links) in enumerate(zip((*REWIRE_CELLS[1:], REWIRE_CELLS[0]),
+                                             ("11111 01111 00111 00011 00001", "00000 00000 00000 00000 00000",
+                                              SR_LINKS, "10101 01010 10101 01010 10101", "11000 01100 10110 01011 00101"),
+                                             strict=True)):
+        net.rewire(cell, parse_links(links))
+        reinitialise(net, seed)
+        expected = fresh(cell, links, seed)
+        assert [name for name, _ in net.named_modules()] == [name for name, _ in expected.named_modules()]
+        ours, theirs = net.state_dict(), expected.state_dict()
+        assert list(ours) == list(theirs) and all(torch.equal(ours[key], theirs[key]) for key in ours)
+        assert torch.equal(net(z), expected(z)), cell
+
+
+def test_rewiring_reuses_the_upsamplers_of_a_cell_seen_before():
+    net = fresh(REWIRE_CELLS[0], SR_LINKS, 0)
+    first = net.ups
+    net.rewire(REWIRE_CELLS[1], parse_links(SR_LINKS))
+    assert net.ups is not first
+    net.rewire(REWIRE_CELLS[0], parse_links(SR_LINKS))
+    assert net.ups is first
+
+
+def test_the_kept_upsamplers_are_bounded_by_their_parameters(monkeypatch):
+    import nasdip.nn.crossscale as crossscale
+
+    monkeypatch.setattr(crossscale, "REWIRE_PARAMETERS", 0)
+    net = fresh(REWIRE_CELLS[0], SR_LINKS, 0)
+    for cell in REWIRE_CELLS[1:]:
+        net.rewire(cell, parse_links(SR_LINKS))
+    assert list(net._cells) == [REWIRE_CELLS[-1]]  # only the current cell's
+
+
+def test_a_super_network_is_not_rewired():
+    net = CrossScaleNet(SMALL, BILINEAR_CELL, lambda level, source: torch.tensor(1.0))
+    with pytest.raises(TypeError, match="super-network"):
+        net.rewire(BILINEAR_CELL, parse_links(SR_LINKS))
