@@ -98,3 +98,20 @@ def test_a_task_s_own_model_is_built_for_each_candidate():
     assert untrained.seeded_model(request) is untrained.seeded_model(request)  # the default model: rebuilt
     own = dataclasses.replace(request, task=OwnModel())
     assert untrained.seeded_model(own) is not untrained.seeded_model(own)
+
+
+def test_the_pooled_model_serves_callers_in_and_out_of_inference_mode():
+    """The thread's network, first built under ``torch.inference_mode`` (as the scores call it), is rebuilt for a
+    caller outside it and back (its parameters stay inference tensors, which only inference mode may update)."""
+    import nasdip.fit.untrained as untrained
+
+    task, _, settings = setup()
+    problem = degrade_set(task, builtin_regions(32), seed=1)[0]
+    config = NetConfig(width=4, input_depth=5, pad="zero")  # a configuration no other test pools
+    first = FitRequest(task, problem, presets()["nasdip-sr"], config, settings)
+    second = dataclasses.replace(first, arch=presets()["nasdip-denoise"])
+    with torch.inference_mode():
+        model = untrained.seeded_model(first)
+    assert untrained.seeded_model(second) is model and model.arch == second.arch
+    with torch.inference_mode():
+        assert untrained.seeded_model(first) is model and model.arch == first.arch
