@@ -46,7 +46,8 @@ _POOL = threading.local()  # per thread: models kept for rebuilding, by what the
 @torch.inference_mode()
 def seeded_model(request: FitRequest) -> torch.nn.Module:
     """The request's model initialised from its seed as :func:`nasdip.fit.tracker.build_seeded` builds it, in
-    training mode, for forward passes only (built and re-initialised in inference mode, whatever the caller's). Where the task builds the default model (one network) and its space can rebuild one in place
+    training mode, for forward passes only (built and re-initialised in inference mode, whatever the caller's).
+    Where the task builds the default model (one network) and its space can rebuild one in place
     (:meth:`nasdip.arch.space.Space.rebuild`), the thread's network of the same space, configuration and device
     is rebuilt and re-initialised (:func:`nasdip.nn.init.reinitialise`): the same weights, without constructing
     a network per candidate. The model is the thread's until its next call."""

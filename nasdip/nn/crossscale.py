@@ -102,7 +102,8 @@ class CrossScaleNet(nn.Module):
             entry = cells.pop(cell, None)
             if entry is None:
                 device = next(self.decoders.parameters()).device
-                ups = tuple(modules.to(device) for modules in self._upsamplers(cell))
+                with torch.random.fork_rng(devices=[]):  # constructing draws weights: leave global state alone
+                    ups = tuple(modules.to(device) for modules in self._upsamplers(cell))
                 entry = (*ups, _count(*ups))
             cells[cell] = entry  # the most recent last
             while len(cells) > 1 and sum(kept[2] for kept in cells.values()) > REWIRE_PARAMETERS:

@@ -217,6 +217,13 @@ def test_rewiring_reuses_the_upsamplers_of_a_cell_seen_before():
     assert net.ups is first
 
 
+def test_rewiring_leaves_the_global_random_state_alone():
+    net = fresh(REWIRE_CELLS[0], SR_LINKS, 0)
+    state = torch.get_rng_state()
+    net.rewire(REWIRE_CELLS[1], parse_links(SR_LINKS))  # a cell not seen before: its upsamplers are constructed
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 def test_the_kept_upsamplers_are_bounded_by_their_parameters(monkeypatch):
     import nasdip.nn.crossscale as crossscale
 
