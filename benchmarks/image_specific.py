@@ -1,7 +1,7 @@
 """Does ``nasdip restore --arch auto`` (an architecture chosen for each observation) beat fixed architectures?
 
     python benchmarks/image_specific.py [--task denoise --task sr --task inpaint] [--images N] [--image NAME] [--crop 128]
-        [--width 32] [--seed 0] [--auto-candidates N] [--auto-budget FITS] [--auto-score SCORE]
+        [--width 32] [--seed 0] [--auto-candidates N] [--auto-budget FITS] [--auto-score SCORE] [--auto-workers N]
         [--out runs/image-specific-{task}/results.json] [--table-only] [--quick]
 
 **Target**: ``--arch auto`` at least +0.5 dB over ``dip-skip`` on average and above the
@@ -51,7 +51,8 @@ DEFAULT_OUT = "runs/image-specific-{task}/results.json"
 NASDIP = (sys.executable, "-c", "from nasdip.cli import main; main()")
 #: --quick: toy sizes that check the harness (SR's cross-scale reward needs a 20-pixel low-resolution side).
 QUICK = {"crop": 96, "width": 8, "iters": 60, "images": 1, "auto_candidates": 4}
-AUTO_FLAGS = {"auto_candidates": "--auto-candidates", "auto_budget": "--auto-budget", "auto_score": "--auto-score"}
+AUTO_FLAGS = {"auto_candidates": "--auto-candidates", "auto_budget": "--auto-budget", "auto_score": "--auto-score",
+              "auto_workers": "--auto-workers"}
 Record = dict[str, Any]
 
 
@@ -296,6 +297,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--auto-candidates", type=int, default=None)
     parser.add_argument("--auto-budget", type=float, default=None)
     parser.add_argument("--auto-score", default=None)
+    parser.add_argument("--auto-workers", type=int, default=None, help="fit auto's candidates on N processes")
     parser.add_argument("--out", default=DEFAULT_OUT, help="results file; {task} is replaced by the task")
     parser.add_argument("--table-only", action="store_true", help="print the saved results, restore nothing")
     parser.add_argument("--quick", action="store_true", help="toy sizes: checks the harness, measures nothing")

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 #: The value of ``--arch`` that chooses the architecture.
 AUTO = "auto"
 #: The ``restore`` options that tune the choice, by parameter name (flag, default); given only with ``--arch auto``.
-AUTO_OPTIONS = {"auto_candidates": "--auto-candidates", "auto_budget": "--auto-budget", "auto_score": "--auto-score"}
+AUTO_OPTIONS = {"auto_candidates": "--auto-candidates", "auto_budget": "--auto-budget", "auto_score": "--auto-score",
+                "auto_workers": "--auto-workers"}
 
 
 def check_combinations(arch: str | None, seeds: int, tile: int | None, values: dict[str, Any]) -> None:
@@ -59,8 +60,8 @@ def selection_dir(logdir: Path | None, name: str):
         yield Path(folder) / "search"
 
 
-def plan_choice(request, candidates: int | None = None, budget: float | None = None,
-                score: str | None = None) -> tuple[str, AutoPlan]:
+def plan_choice(request, auto_candidates: int | None = None, auto_budget: float | None = None,
+                auto_score: str | None = None, auto_workers: int | None = None) -> tuple[str, AutoPlan]:
     """The no-reference reward and the plan of a choice on the request's observation (defaults for the options
     not given); one-line refusals, before any work, for a task without such a reward, an unusable plan or score,
     or an observation the reward cannot use."""
@@ -68,31 +69,33 @@ def plan_choice(request, candidates: int | None = None, budget: float | None = N
     from nasdip.search.ladder import check_score_rung
 
     reward = auto.no_reference_reward(request)
-    plan = auto.plan_auto(auto.DEFAULT_CANDIDATES if candidates is None else candidates,
-                          auto.DEFAULT_BUDGET if budget is None else budget, request.settings.iters,
+    plan = auto.plan_auto(auto.DEFAULT_CANDIDATES if auto_candidates is None else auto_candidates,
+                          auto.DEFAULT_BUDGET if auto_budget is None else auto_budget, request.settings.iters,
                           auto.fit_ratio(request, reward))
-    check_score_rung(plan.ladder(score or auto.DEFAULT_SCORE, request.config.width))
+    check_score_rung(plan.ladder(auto_score or auto.DEFAULT_SCORE, request.config.width))
     return reward, plan
 
 
 def restore_auto(request, out_dir: Path, logdir: Path | None, quiet: bool, compare: tuple = (),
-                 candidates: int | None = None, budget: float | None = None, score: str | None = None,
-                 as_json: bool = False) -> dict[str, Any]:
-    """Choose the architecture on the request's observation (``request.arch`` is ignored), restore with it at the
-    request's settings, write ``OUT/<image>_<task>_arch.json``; the restoration's report with ``auto`` (how it was
-    chosen) and ``arch_file``."""
+                 auto_candidates: int | None = None, auto_budget: float | None = None, auto_score: str | None = None,
+                 auto_workers: int | None = None, as_json: bool = False) -> dict[str, Any]:
+    """Choose the architecture on the request's observation (``request.arch`` is ignored; the selection's fits on
+    ``auto_workers`` local processes), restore with it at the request's settings, write
+    ``OUT/<image>_<task>_arch.json``; the restoration's report with ``auto`` (how it was chosen) and ``arch_file``."""
     from nasdip.arch.document import save_arch
     from nasdip.cli.progress import SearchProgress
     from nasdip.search import auto
 
-    budget = auto.DEFAULT_BUDGET if budget is None else budget
-    reward, plan = plan_choice(request, candidates, budget, score)
+    budget = auto.DEFAULT_BUDGET if auto_budget is None else auto_budget
+    score = auto_score or auto.DEFAULT_SCORE
+    reward, plan = plan_choice(request, auto_candidates, budget, score)
     problem, task = request.problem, request.task
     with selection_dir(logdir, problem.name) as run_dir:
         bar = SearchProgress(quiet)
         try:  # the bar counts what the choice plays: the search's top rung is the restoration, fitted below
-            choice = auto.choose(request, plan, run_dir, reward, score or auto.DEFAULT_SCORE, log=logdir is not None,
-                                 on_trial=bar.on_trial, on_start=lambda driver: bar.start(driver, plan.evaluations))
+            choice = auto.choose(request, plan, run_dir, reward, score, log=logdir is not None,
+                                 on_trial=bar.on_trial, on_start=lambda driver: bar.start(driver, plan.evaluations),
+                                 workers=auto_workers or 1)
         finally:
             bar.close()
     winner = choice.arch.replace(name=f"auto-{problem.name}")

@@ -71,7 +71,7 @@ class Restoration:
         if self.auto:
             from nasdip.cli.auto import plan_choice
 
-            plan_choice(request, *self.auto_values.values())
+            plan_choice(request, **self.auto_values)
 
     def run(self, problem: Problem) -> dict[str, Any]:
         """Restore ``problem`` (with ``auto``, choosing its architecture first) and write the outputs; the report."""
@@ -80,7 +80,7 @@ class Restoration:
             from nasdip.cli.auto import restore_auto
 
             return restore_auto(request, self.out_dir, self.logdir, self.quiet, self.compare,
-                                *self.auto_values.values(), as_json=self.as_json)
+                                **self.auto_values, as_json=self.as_json)
         return restore_with_progress(request, self.out_dir, self.logdir, self.tile, self.quiet, self.seeds,
                                      self.compare)
 
@@ -259,6 +259,9 @@ def restore_command() -> click.Command:
                               "steps x pixels of one fit; default 3)."),
             click.option("--auto-score", type=RegistryName("rewards"), default=None, metavar="SCORE",
                          help="--arch auto: the training-free score that screens the candidates (default psd)."),
+            click.option("--auto-workers", type=click.IntRange(1, 1024), default=None, metavar="N",
+                         help="--arch auto: fit the candidates on N local processes at once (cores // N torch "
+                              "threads each; default 1: in this process)."),
         ),
         fit_options,
         section(

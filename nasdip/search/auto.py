@@ -154,9 +154,10 @@ class SelectionDriver(SearchDriver):
 
 
 def selection_settings(request: FitRequest, plan: AutoPlan, reward: str, score: str, space: str,
-                       searcher: str = "random") -> SearchSettings:
+                       searcher: str = "random", workers: int = 1) -> SearchSettings:
     """The search that plays the score and selection rungs: ``searcher``'s candidates, halving, the restoration's
-    seed, device, precision and learning rate; its stopping rule where every selection rung leaves it room."""
+    seed, device, precision and learning rate; its stopping rule where every selection rung leaves it room; with
+    several ``workers``, the ``process`` executor (local worker processes)."""
     task, settings = request.task, request.settings
     roomy = all(steps > settings.stop_window for steps in plan.steps)
     stopping = {"stop": settings.stop if roomy else "iters", "stop_window": settings.stop_window,
@@ -166,16 +167,20 @@ def selection_settings(request: FitRequest, plan: AutoPlan, reward: str, score: 
                           seed=settings.seed, device=settings.device, precision=settings.precision,
                           images=request.problem.name, observed=True, stopping=stopping,
                           schedule="halving" if plan.steps else "none", eta=AUTO_ETA,
-                          ladder=plan.ladder(score, request.config.width))
+                          ladder=plan.ladder(score, request.config.width),
+                          executor="process" if workers > 1 else "", workers=workers)
 
 
 def choose(request: FitRequest, plan: AutoPlan, run_dir: Path, reward: str, score: str = DEFAULT_SCORE,
            space: str = "", log: bool = False, on_trial: Callable[[Trial], None] | None = None,
-           on_start: Callable[[SearchDriver], None] | None = None, searcher: str = "random") -> AutoChoice:
+           on_start: Callable[[SearchDriver], None] | None = None, searcher: str = "random",
+           workers: int = 1) -> AutoChoice:
     """Play the score and selection rungs on the request's observation (its clean image, if any, never seen) in
     the new run directory ``run_dir`` (TensorBoard logs there with ``log``), candidates proposed by ``searcher``
-    (default: uniformly random); the winner and what it cost."""
-    settings = selection_settings(request, plan, reward, score, space or registry.default_name("spaces"), searcher)
+    (default: uniformly random) and evaluated on ``workers`` local processes (1: in this one); the winner and what
+    it cost."""
+    settings = selection_settings(request, plan, reward, score, space or registry.default_name("spaces"), searcher,
+                                  workers)
     check_score_rung(settings.rungs)
     observed = replace(request.problem, clean=None)
     driver = start_search(settings, run_dir, None, on_trial, problems={crop_key(None): [observed]},

@@ -33,7 +33,8 @@ def hand_made(task: str = "denoise") -> dict:
               "B": dict(zip(ARMS, [run(30.0), run(30.2), run(30.6), run(30.5, 2.5)], strict=True)),
               "C": dict(zip(ARMS, [run(25.0), run(24.0), run(25.0), run(24.8, 3.0)], strict=True))}
     setup = {"task": task, "options": {"sigma": 25.0}, "crop": 128, "width": 32, "seed": 0, "iters": None,
-             "device": "auto", "auto_candidates": None, "auto_budget": None, "auto_score": None}
+             "device": "auto", "auto_candidates": None, "auto_budget": None, "auto_score": None,
+             "auto_workers": None}
     return {"setup": setup, "arms": ARMS, "images": images, "baseline": "noisy",
             "baselines": {"A": 20.1, "B": 20.2, "C": 20.3}, "machine": "a CPU", "command": "python x.py"}
 

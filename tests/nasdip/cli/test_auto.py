@@ -152,3 +152,19 @@ def test_what_cannot_work_is_refused_in_one_line_before_any_fit(runner, tmp_path
     assert result.exit_code != 0 and message in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_auto_fits_the_candidates_on_worker_processes(runner, tmp_path):
+    """``--auto-workers 2``: the selection's search runs on the process executor and chooses what it chooses in
+    this process (the candidates' fits are seeded alike wherever they run)."""
+    noisy = image(tmp_path / "noisy.png")
+    reports = {}
+    for workers in ("1", "2"):
+        result = restore(runner, noisy, "--task", "denoise", "--arch", "auto", "--auto-workers", workers, "--auto-candidates", "6",
+                         "--out", str(tmp_path / workers), "--logdir", str(tmp_path / f"logs{workers}"), "--json")
+        assert result.exit_code == 0, result.output
+        reports[workers] = json.loads(result.output)
+        config = json.loads((tmp_path / f"logs{workers}" / "noisy_auto" / "config.json").read_text())
+        assert (config["executor"], config["workers"]) == (("serial", 1) if workers == "1" else ("process", 2))
+    chosen = [resolve_arch(reports[workers]["arch_file"]) for workers in ("1", "2")]
+    assert chosen[0].digest == chosen[1].digest and reports["1"]["psnr"] == reports["2"]["psnr"]
