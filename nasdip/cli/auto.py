@@ -63,7 +63,7 @@ def selection_dir(logdir: Path | None, name: str):
 def plan_choice(request, auto_candidates: int | None = None, auto_budget: float | None = None,
                 auto_score: str | None = None, auto_workers: int | None = None) -> tuple[str, AutoPlan]:
     """The no-reference reward and the plan of a choice on the request's observation (defaults for the options
-    not given); one-line refusals, before any work, for a task without such a reward, an unusable plan or score,
+    not given; ``auto_workers``, taken with the other ``--auto-*`` options, does not change it); one-line refusals, before any work, for a task without such a reward, an unusable plan or score,
     or an observation the reward cannot use."""
     from nasdip.search import auto
     from nasdip.search.ladder import check_score_rung
