@@ -2,7 +2,8 @@
 
     python benchmarks/image_specific.py [--task denoise --task sr --task inpaint] [--images N] [--image NAME] [--crop 128]
         [--width 32] [--seed 0] [--auto-candidates N] [--auto-budget FITS] [--auto-score SCORE] [--auto-workers N]
-        [--out runs/image-specific-{task}/results.json] [--table-only] [--quick]
+        [--auto-include ARCHS] [--arm ARM] [--images-dir DIR] [--out runs/image-specific-{task}/results.json]
+        [--table-only] [--quick]
 
 **Target**: ``--arch auto`` at least +0.5 dB over ``dip-skip`` on average and above the
 dataset-searched architecture, in denoising (sigma 25) and x4 super-resolution, at no more than 3x the compute of
@@ -16,6 +17,8 @@ process at a time, with the task's restore defaults (its default stopping rule, 
 and ``--seed``: ``dip-skip``, the task's release preset, the dataset-searched preset (``searched-<task>``; skipped
 with a note where it is not registered) and ``--arch auto``. The ground truth only scores the returned
 restoration; auto's choice never sees it. Results are saved after every restoration and resumed on a rerun.
+``--arm`` plays only the arms named; ``--images-dir`` takes the images of another folder (``../shared/data/search``:
+to tune on images that are not the validation images).
 ``--quick`` is a harness check at toy sizes (used by the tests), ``--table-only`` prints the saved results.
 """
 
@@ -33,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from time_to_result import TASK_OPTIONS, problems_for
+from time_to_result import IMAGES, TASK_OPTIONS, problems_for
 
 from nasdip import registry
 from nasdip.arch.catalog import presets, resolve_arch
@@ -52,25 +55,31 @@ NASDIP = (sys.executable, "-c", "from nasdip.cli import main; main()")
 #: --quick: toy sizes that check the harness (SR's cross-scale reward needs a 20-pixel low-resolution side).
 QUICK = {"crop": 96, "width": 8, "iters": 60, "images": 1, "auto_candidates": 4}
 AUTO_FLAGS = {"auto_candidates": "--auto-candidates", "auto_budget": "--auto-budget", "auto_score": "--auto-score",
-              "auto_workers": "--auto-workers"}
+              "auto_workers": "--auto-workers", "auto_include": "--auto-include"}
 Record = dict[str, Any]
 
 
-def arms(name: str) -> tuple[list[str], list[str]]:
-    """The task's arms in order (dip-skip, release preset, dataset-searched preset, auto) and notes on any
-    skipped."""
+def arms(name: str, only: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """The task's arms in order (dip-skip, release preset, dataset-searched preset, auto; only those in ``only``
+    where given) and notes on any skipped."""
     searched = f"searched-{name}"
-    fixed = [REFERENCE, registry.get("tasks", name).default_arch]
+    names, notes = [REFERENCE, registry.get("tasks", name).default_arch, AUTO], []
     if searched in presets():
-        return [*fixed, searched, AUTO], []
-    return [*fixed, AUTO], [f"note: no preset {searched!r} is registered (no dataset search for {name} yet): "
-                            f"that arm is skipped"]
+        names.insert(2, searched)
+    else:
+        notes.append(f"note: no preset {searched!r} is registered (no dataset search for {name} yet): that arm is "
+                     f"skipped")
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise SystemExit(f"--arm {unknown[0]}: not an arm of {name} (its arms: {', '.join(names)})")
+    return [arm for arm in names if not only or arm in only], notes
 
 
 def setup_of(args: argparse.Namespace, name: str) -> dict[str, Any]:
     """What the saved results must share with this run to be resumed."""
     return {"task": name, "options": TASK_OPTIONS[name], "crop": args.crop, "width": args.width, "seed": args.seed,
-            "iters": args.iters, "device": args.device, **{key: getattr(args, key) for key in AUTO_FLAGS}}
+            "iters": args.iters, "device": args.device, "images_dir": args.images_dir,
+            **{key: getattr(args, key) for key in AUTO_FLAGS}}
 
 
 def load_results(path: Path, setup: dict[str, Any]) -> dict[str, Any]:
@@ -144,16 +153,18 @@ def record_of(report: dict[str, Any], wall: float) -> Record:
 def measure_task(name: str, args: argparse.Namespace, path: Path) -> dict[str, Any]:
     """Every arm on every image, one restoration at a time, skipping those saved in ``path`` already."""
     task = registry.get("tasks", name)(**TASK_OPTIONS[name])
-    names, notes = arms(name)
+    names, notes = arms(name, args.arm)
     for note in notes:
         print(note, flush=True)
     results = load_results(path, setup_of(args, name))
     results.update(arms=names, notes=notes, baseline=task.baseline_name, machine=machine(args.device),
                    command=command_line(args))
+    if args.images_dir is not None:
+        IMAGES[name] = Path(args.images_dir)
     problems = problems_for(task, name, args)
     unknown = sorted(set(args.image or ()) - {problem.name for problem in problems})
     if unknown:
-        raise SystemExit(f"--image {unknown[0]}: no such {name} validation image (there are: "
+        raise SystemExit(f"--image {unknown[0]}: no such image in {IMAGES[name]} (there are: "
                          f"{', '.join(problem.name for problem in problems)})")
     for problem in problems:
         if args.image and problem.name not in args.image:
@@ -265,7 +276,7 @@ def target_line(found: dict[str, Any], searched: str | None) -> str:
 def footer(results: dict[str, Any]) -> list[str]:
     """The notes, machine, sizes and command of the results."""
     setup = results["setup"]
-    auto = ", ".join(f"{flag} {setup[key]}" for key, flag in AUTO_FLAGS.items() if setup[key] is not None)
+    auto = ", ".join(f"{flag} {setup[key]}" for key, flag in AUTO_FLAGS.items() if setup.get(key) is not None)
     steps = "the task's restore defaults" if setup["iters"] is None else f"--iters {setup['iters']}"
     return [*results.get("notes", []), f"machine: {results.get('machine', '-')}",
             f"sizes: {len(results['images'])} images, {setup['crop']}x{setup['crop']} centre crops, width "
@@ -298,6 +309,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--auto-budget", type=float, default=None)
     parser.add_argument("--auto-score", default=None)
     parser.add_argument("--auto-workers", type=int, default=None, help="fit auto's candidates on N processes")
+    parser.add_argument("--auto-include", default=None, help="auto's unscored architectures (none: no one)")
+    parser.add_argument("--arm", action="append", default=None, help="only this arm (repeatable)")
+    parser.add_argument("--images-dir", default=None, help="the images of this folder, not the validation images")
     parser.add_argument("--out", default=DEFAULT_OUT, help="results file; {task} is replaced by the task")
     parser.add_argument("--table-only", action="store_true", help="print the saved results, restore nothing")
     parser.add_argument("--quick", action="store_true", help="toy sizes: checks the harness, measures nothing")

@@ -29,6 +29,7 @@ class Denoising(Task):
     baseline_name = "noisy"
     default_arch = "nasdip-denoise"
     reference_archs = (DIP_BASELINE, "nasdip-denoise")
+    auto_include = (DIP_BASELINE, "nasdip-denoise", "searched-denoise")
     no_reference_reward = "holdout"
     #: The automatic stop returned 1.9-9.8 dB more than the 3000 fixed steps (docs: stopping results).
     restore_stop = "auto"

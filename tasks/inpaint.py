@@ -64,6 +64,7 @@ class Inpainting(Task):
     baseline_name = "masked"
     default_arch = "nasdip-inpaint"
     reference_archs = (DIP_BASELINE, "nasdip-inpaint")
+    auto_include = (DIP_BASELINE, "nasdip-inpaint")
     no_reference_reward = "holdout"
 
     def settings(self) -> FitSettings:

@@ -33,6 +33,7 @@ class SuperResolution(Task):
     baseline_name = "bicubic"
     default_arch = "nasdip-sr"
     reference_archs = (DIP_BASELINE, "nasdip-sr")
+    auto_include = (DIP_BASELINE, "nasdip-sr", "searched-sr")
     no_reference_reward = "cross-scale"
 
     @property

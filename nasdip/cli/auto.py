@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from nasdip.cli.restore import restore_with_progress
+from nasdip.errors import UsageError
 
 if TYPE_CHECKING:
     from nasdip.search.auto import AutoPlan
@@ -19,18 +20,19 @@ if TYPE_CHECKING:
 AUTO = "auto"
 #: The ``restore`` options that tune the choice, by parameter name (flag, default); given only with ``--arch auto``.
 AUTO_OPTIONS = {"auto_candidates": "--auto-candidates", "auto_budget": "--auto-budget", "auto_score": "--auto-score",
-                "auto_workers": "--auto-workers"}
+                "auto_workers": "--auto-workers", "auto_include": "--auto-include"}
+#: The value of ``--auto-include`` that includes no known architecture.
+INCLUDE_NONE = "none"
 
 
 def check_combinations(arch: str | None, seeds: int, tile: int | None, values: dict[str, Any]) -> None:
     """One-line usage errors for what cannot go with ``--arch auto`` (``--seeds``, ``--tile``), or for its options
     without it."""
-    from nasdip.errors import UsageError
-
     if arch != AUTO:
         given = [flag for name, flag in AUTO_OPTIONS.items() if values.get(name) is not None]
         if given:
-            raise UsageError(f"{given[0]} tunes --arch auto only; add --arch auto or leave it out")
+            raise UsageError(f"{' and '.join(given)} {'tunes' if len(given) == 1 else 'tune'} --arch auto only; add "
+                             f"--arch auto or leave {'it' if len(given) == 1 else 'them'} out")
         return
     if seeds > 1:
         raise UsageError("--arch auto chooses the architecture of one fit and cannot average --seeds; choose first, "
@@ -60,11 +62,33 @@ def selection_dir(logdir: Path | None, name: str):
         yield Path(folder) / "search"
 
 
+def included_archs(task, auto_include: str | None) -> tuple[list, bool]:
+    """The architectures ``--auto-include`` names (comma-separated presets or files; ``none``: no architecture),
+    else the task's :attr:`nasdip.Task.auto_include`; and whether the user named them."""
+    from nasdip.arch.catalog import resolve_arch
+    from nasdip.errors import ArchError
+
+    if auto_include is None:
+        return [resolve_arch(name) for name in task.auto_include], False
+    names = [name.strip() for name in auto_include.split(",")]
+    if names == [INCLUDE_NONE]:
+        return [], True
+    if not all(names):
+        raise UsageError(f"--auto-include {auto_include!r}: give presets or architecture files separated by commas, "
+                         f"or {INCLUDE_NONE}")
+    try:
+        return [resolve_arch(name) for name in names], True
+    except ArchError as error:
+        raise UsageError(f"--auto-include: {error}") from error
+
+
 def plan_choice(request, auto_candidates: int | None = None, auto_budget: float | None = None,
-                auto_score: str | None = None, auto_workers: int | None = None) -> tuple[str, AutoPlan]:
-    """The no-reference reward and the plan of a choice on the request's observation (defaults for the options
-    not given; ``auto_workers``, taken with the other ``--auto-*`` options, does not change it); one-line refusals, before any work, for a task without such a reward, an unusable plan or score,
-    or an observation the reward cannot use."""
+                auto_score: str | None = None, auto_workers: int | None = None,
+                auto_include: str | None = None) -> tuple[str, AutoPlan, tuple]:
+    """The no-reference reward, the plan of a choice on the request's observation and the architectures it
+    includes unscored (defaults for the options not given; ``auto_workers``, taken with the other ``--auto-*``
+    options, does not change them); one-line refusals, before any work, for a task without such a reward, an
+    unusable plan, score or inclusion, or an observation the reward cannot use."""
     from nasdip.search import auto
     from nasdip.search.ladder import check_score_rung
 
@@ -73,12 +97,14 @@ def plan_choice(request, auto_candidates: int | None = None, auto_budget: float 
                           auto.DEFAULT_BUDGET if auto_budget is None else auto_budget, request.settings.iters,
                           auto.fit_ratio(request, reward))
     check_score_rung(plan.ladder(auto_score or auto.DEFAULT_SCORE, request.config.width))
-    return reward, plan
+    plan, include = auto.include_in(plan, *included_archs(request.task, auto_include))
+    return reward, plan, include
 
 
 def restore_auto(request, out_dir: Path, logdir: Path | None, quiet: bool, compare: tuple = (),
                  auto_candidates: int | None = None, auto_budget: float | None = None, auto_score: str | None = None,
-                 auto_workers: int | None = None, as_json: bool = False) -> dict[str, Any]:
+                 auto_workers: int | None = None, auto_include: str | None = None,
+                 as_json: bool = False) -> dict[str, Any]:
     """Choose the architecture on the request's observation (``request.arch`` is ignored; the selection's fits on
     ``auto_workers`` local processes), restore with it at the request's settings, write
     ``OUT/<image>_<task>_arch.json``; the restoration's report with ``auto`` (how it was chosen) and ``arch_file``."""
@@ -88,14 +114,14 @@ def restore_auto(request, out_dir: Path, logdir: Path | None, quiet: bool, compa
 
     budget = auto.DEFAULT_BUDGET if auto_budget is None else auto_budget
     score = auto_score or auto.DEFAULT_SCORE
-    reward, plan = plan_choice(request, auto_candidates, budget, score)
+    reward, plan, include = plan_choice(request, auto_candidates, budget, score, auto_include=auto_include)
     problem, task = request.problem, request.task
     with selection_dir(logdir, problem.name) as run_dir:
         bar = SearchProgress(quiet)
         try:  # the bar counts what the choice plays: the search's top rung is the restoration, fitted below
             choice = auto.choose(request, plan, run_dir, reward, score, log=logdir is not None,
                                  on_trial=bar.on_trial, on_start=lambda driver: bar.start(driver, plan.evaluations),
-                                 workers=auto_workers or 1)
+                                 workers=auto_workers or 1, include=include)
         finally:
             bar.close()
     winner = choice.arch.replace(name=f"auto-{problem.name}")
@@ -116,11 +142,14 @@ def print_choice(choice, winner) -> None:
     from nasdip.arch.catalog import space_of
 
     plan = choice.plan
-    fitted = " -> ".join(f"{count} at {steps} steps" for count, steps in zip(plan.fitted, plan.steps, strict=True))
-    how = f"then {fitted} fitted on the observation and ranked by {choice.reward}" if plan.steps else \
+    rungs = [f"{count} at {steps} steps" for count, steps in zip(plan.fitted, plan.steps, strict=True)]
+    if choice.included:
+        rungs[0] += f" ({len(choice.included)} of them unscored: {', '.join(a.label for a in choice.included)})"
+    how = f"then {' -> '.join(rungs)} fitted on the observation and ranked by {choice.reward}" if plan.steps else \
         "chosen by the score alone (the budget pays for no selection rung)"
     last = [trial for trial in choice.trials if trial.digest == winner.digest and trial.status == "ok"][-1]
-    click.echo(f"auto: {plan.scored} candidates scored by {choice.score}, {how}; chose {winner.label} "
+    same = "".join(f", which is {arch.label}" for arch in choice.included if arch.digest == winner.digest)
+    click.echo(f"auto: {plan.scored} candidates scored by {choice.score}, {how}; chose {winner.label}{same} "
                f"({'score' if last.rung == 0 else choice.reward} {last.reward:.3f})")
     for line in space_of(winner).describe(winner):
         click.echo(f"  {line}")

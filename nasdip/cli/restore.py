@@ -259,6 +259,10 @@ def restore_command() -> click.Command:
                               "steps x pixels of one fit; default 3)."),
             click.option("--auto-score", type=RegistryName("rewards"), default=None, metavar="SCORE",
                          help="--arch auto: the training-free score that screens the candidates (default psd)."),
+            click.option("--auto-include", default=None, metavar="ARCHS",
+                         help="--arch auto: presets or architecture files (comma-separated) fitted unscored beside "
+                              "the best-scored candidates; none: only scored ones (default: the task's, e.g. "
+                              "dip-skip and its presets)."),
             click.option("--auto-workers", type=click.IntRange(1, 1024), default=None, metavar="N",
                          help="--arch auto: fit the candidates on N local processes at once (cores // N torch "
                               "threads each; default 1: in this process)."),

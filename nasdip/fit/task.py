@@ -66,6 +66,9 @@ class Task(ABC):
     #: ``restore --arch auto`` and by ``search --observed`` when no ``--reward`` is given (``holdout``: held-out
     #: pixels; ``cross-scale``: :meth:`self_validation_problem`); ``None``: the task declares none.
     no_reference_reward: ClassVar[str | None] = None
+    #: Presets (or architecture files) ``restore --arch auto`` fits on the observation beside the candidates its
+    #: score picked, in their places (a task's proven networks: each is chosen only where it ranks best).
+    auto_include: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **values: Any) -> None:
         self.values = resolve_values(f"task {self.name!r}", self.options, values)

@@ -6,7 +6,8 @@ task's no-reference reward (:attr:`nasdip.Task.no_reference_reward`: held-out pi
 self-validation for super-resolution). The ladder's last rung is the restoration at the user's own settings: the
 selection is a search (:class:`nasdip.search.driver.SearchDriver`: its run directory, trials log and TensorBoard
 logging) that stops when only that rung is left, and the caller restores the one survivor, so the winner is fitted
-once at full fidelity.
+once at full fidelity. Known architectures (``include``: the task's presets, say) skip the score and join the
+first selection rung in the places of as many scored candidates, so they cost what those would.
 
 Cost is counted in plain fits: fitting steps x output pixels, over those of one fit at the user's settings (its
 step cap). :func:`plan_auto` spends ``budget`` of them: one for the restoration, the rest on up to
@@ -15,7 +16,7 @@ step cap). :func:`plan_auto` spends ``budget`` of them: one for the restoration,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,14 @@ DEFAULT_SCORE = "psd"
 class AutoPlan:
     """How a choice spends its budget: the selection rungs' steps (cheapest first; none: the score alone), the
     candidates scored for each one fitted at the first of them, and what a selection fit costs against the
-    restoration's (its output pixels over the restoration's, at the restoration's step cap ``iters``)."""
+    restoration's (its output pixels over the restoration's, at the restoration's step cap ``iters``); ``included``
+    of the first selection rung's places go to known architectures instead of scored candidates."""
 
     steps: tuple[int, ...]
     score_eta: int
     ratio: float
     iters: int
+    included: int = 0
 
     @property
     def fitted(self) -> list[int]:
@@ -64,7 +67,7 @@ class AutoPlan:
 
     @property
     def scored(self) -> int:
-        return self.score_eta * (self.fitted[0] if self.steps else 1)
+        return self.score_eta * ((self.fitted[0] - self.included) if self.steps else 1)
 
     @property
     def evaluations(self) -> int:
@@ -102,6 +105,21 @@ def plan_auto(candidates: int, budget: float, iters: int, ratio: float = 1.0) ->
     return AutoPlan((), candidates, ratio, iters)
 
 
+def include_in(plan: AutoPlan, include: Sequence[Arch], given: bool) -> tuple[AutoPlan, tuple[Arch, ...]]:
+    """The plan with the distinct ``include`` architectures in up to half the first selection rung's places (the
+    rest are the score's); beyond that the user's (``given``) are refused in one line, a task's defaults left out.
+    A plan without selection rungs chooses by the score alone and includes none."""
+    distinct = tuple({arch.digest: arch for arch in include}.values())
+    room = plan.fitted[0] // 2 if plan.steps else 0
+    if given and len(distinct) > room:
+        where = (f"its first selection rung fits {plan.fitted[0]} candidates, at most {room} of them included" if
+                 plan.steps else "the budget pays for no selection rung (the score alone chooses)")
+        raise UsageError(f"--auto-include names {len(distinct)} architectures, but {where}; name fewer, or raise "
+                         f"--auto-candidates and --auto-budget")
+    kept = distinct[:room]
+    return replace(plan, included=len(kept)), kept
+
+
 def no_reference_reward(request: FitRequest) -> str:
     """The task's declared no-reference reward; a task that declares none (or an unknown one) is refused."""
     task = request.task
@@ -124,8 +142,8 @@ def fit_ratio(request: FitRequest, reward: str) -> float:
 
 @dataclass
 class AutoChoice:
-    """What a choice found: the winner (named, its ``meta`` saying how it was chosen), the search's trials and the
-    step-pixels its fits spent."""
+    """What a choice found: the winner (named, its ``meta`` saying how it was chosen), the search's trials, the
+    step-pixels its fits spent and the architectures it included unscored."""
 
     arch: Arch
     plan: AutoPlan
@@ -134,6 +152,7 @@ class AutoChoice:
     trials: list[Trial]
     step_pixels: int
     run_dir: Path | None
+    included: tuple[Arch, ...] = ()
 
     def cost(self, restoration_step_pixels: int, plain_step_pixels: int) -> float:
         """Plain fits spent by the choice and the restoration (``restoration_step_pixels``) together."""
@@ -154,10 +173,10 @@ class SelectionDriver(SearchDriver):
 
 
 def selection_settings(request: FitRequest, plan: AutoPlan, reward: str, score: str, space: str,
-                       searcher: str = "random", workers: int = 1) -> SearchSettings:
-    """The search that plays the score and selection rungs: ``searcher``'s candidates, halving, the restoration's
-    seed, device, precision and learning rate; its stopping rule where every selection rung leaves it room; with
-    several ``workers``, the ``process`` executor (local worker processes)."""
+                       searcher: str = "random", workers: int = 1, include: Sequence[Arch] = ()) -> SearchSettings:
+    """The search that plays the score and selection rungs: ``searcher``'s candidates (and ``include``, unscored),
+    halving, the restoration's seed, device, precision and learning rate; its stopping rule where every selection
+    rung leaves it room; with several ``workers``, the ``process`` executor (local worker processes)."""
     task, settings = request.task, request.settings
     roomy = all(steps > settings.stop_window for steps in plan.steps)
     stopping = {"stop": settings.stop if roomy else "iters", "stop_window": settings.stop_window,
@@ -168,19 +187,23 @@ def selection_settings(request: FitRequest, plan: AutoPlan, reward: str, score: 
                           images=request.problem.name, observed=True, stopping=stopping,
                           schedule="halving" if plan.steps else "none", eta=AUTO_ETA,
                           ladder=plan.ladder(score, request.config.width),
-                          executor="process" if workers > 1 else "", workers=workers)
+                          executor="process" if workers > 1 else "", workers=workers,
+                          include=[arch.to_dict() for arch in include])
 
 
 def choose(request: FitRequest, plan: AutoPlan, run_dir: Path, reward: str, score: str = DEFAULT_SCORE,
            space: str = "", log: bool = False, on_trial: Callable[[Trial], None] | None = None,
            on_start: Callable[[SearchDriver], None] | None = None, searcher: str = "random",
-           workers: int = 1) -> AutoChoice:
+           workers: int = 1, include: Sequence[Arch] = ()) -> AutoChoice:
     """Play the score and selection rungs on the request's observation (its clean image, if any, never seen) in
     the new run directory ``run_dir`` (TensorBoard logs there with ``log``), candidates proposed by ``searcher``
-    (default: uniformly random) and evaluated on ``workers`` local processes (1: in this one); the winner and what
-    it cost."""
+    (default: uniformly random) besides ``include`` (``plan.included`` of them: see :func:`include_in`) and
+    evaluated on ``workers`` local processes (1: in this one); the winner and what it cost."""
+    include = tuple(include)
+    if len(include) != plan.included:
+        raise ValueError(f"the plan includes {plan.included} architectures, {len(include)} given (see include_in)")
     settings = selection_settings(request, plan, reward, score, space or registry.default_name("spaces"), searcher,
-                                  workers)
+                                  workers, include)
     check_score_rung(settings.rungs)
     observed = replace(request.problem, clean=None)
     driver = start_search(settings, run_dir, None, on_trial, problems={crop_key(None): [observed]},
@@ -195,7 +218,7 @@ def choose(request: FitRequest, plan: AutoPlan, run_dir: Path, reward: str, scor
                           f"{run_dir / 'trials.jsonl'}")
     trials = sorted(driver.trials.values(), key=lambda trial: trial.index)
     spent = sum(int(trial.metrics.get("step_pixels", 0)) for trial in trials if trial.status == OK)
-    return AutoChoice(driver.winner, plan, reward, score, trials, spent, run_dir if log else None)
+    return AutoChoice(driver.winner, plan, reward, score, trials, spent, run_dir if log else None, include)
 
 
 def winner_meta(choice: AutoChoice, cost: float, budget: float) -> dict[str, Any]:
@@ -206,6 +229,7 @@ def winner_meta(choice: AutoChoice, cost: float, budget: float) -> dict[str, Any
               if trial.digest == digest and trial.status == OK]
     return {"chosen_by": "nasdip restore --arch auto", "score": choice.score, "reward": choice.reward,
             "scored": sum(trial.rung == 0 and trial.status != "duplicate" for trial in choice.trials),
+            "included": [arch.label for arch in choice.included],
             "fitted": choice.plan.fitted, "selection_steps": list(choice.plan.steps), "winner": passed,
             "cost": round(cost, 3), "planned_cost": round(choice.plan.cost, 3), "budget": budget,
             **({"run_dir": str(choice.run_dir)} if choice.run_dir else {})}

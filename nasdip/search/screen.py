@@ -6,6 +6,9 @@ candidates and fewer are waiting, a round of ``eta * n`` new candidates is score
 the best ``n`` (distinct, failed ones never) join the waiting ones. ``asha-async`` scores one candidate a job, in
 groups of ``eta`` whose best goes on. The budget keeps its meaning (fitted evaluations or candidates): the score rung
 adds ``eta`` scored candidates per fitted one.
+
+Known architectures (``include``: presets a user trusts, say) skip the score: they wait from the start, so the
+first candidates the wrapped schedule starts are those, then the best-scored ones.
 """
 
 from __future__ import annotations
@@ -44,11 +47,12 @@ class Waiting:
 class Screened(Schedule):
     """A score rung (rung 0, passing on the best ``1/eta``) before the rungs of ``inner``."""
 
-    def __init__(self, inner: Schedule, eta: int) -> None:
+    def __init__(self, inner: Schedule, eta: int, include: Sequence[Arch] = ()) -> None:
         super().__init__(inner.rungs + 1, inner.budget, inner.batch, inner.eta)
         self.inner, self.score_eta = inner, eta
         self.name, self.asynchronous = inner.name, inner.asynchronous
-        self.pool: list[Arch] = []  # scored candidates waiting for the fitted rungs
+        self.pool: list[Arch] = list(include)  # candidates waiting for the fitted rungs: included, then scored
+        self.included = {arch.digest for arch in include}  # never promoted from the score rung a second time
         self.group: list[tuple[dict[str, Any], float | None]] = []  # asha-async: the scores of the group so far
         self.dispatched = 0  # asha-async: score jobs of the group handed out
 
@@ -101,7 +105,7 @@ class Screened(Schedule):
         if all(reward is None for reward in rewards):
             raise NasdipError(f"every one of the {scored} candidates of a score round failed at the score rung "
                               f"(their errors are in trials.jsonl)")
-        best = {arch.digest: arch for arch in survivors(jobs, rewards, len(jobs))}
+        best = {arch.digest: arch for arch in survivors(jobs, rewards, len(jobs)) if arch.digest not in self.included}
         self.pool += list(best.values())[: max(1, scored // self.score_eta)]
 
     def needs_candidates(self) -> bool:
@@ -112,7 +116,9 @@ class Screened(Schedule):
 
     def planned_evaluations(self) -> int | None:
         planned = self.inner.planned_evaluations()
-        return None if planned is None else planned + self.score_eta * self.inner.planned_candidates()
+        if planned is None:
+            return None
+        return planned + self.score_eta * max(0, self.inner.planned_candidates() - len(self.included))
 
     def state_dict(self) -> dict[str, Any]:
         return {"inner": self.inner.state_dict(), "pool": [arch.to_dict() for arch in self.pool],

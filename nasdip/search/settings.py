@@ -7,6 +7,7 @@ from typing import Any
 
 from nasdip import __version__, registry
 from nasdip.arch.catalog import resolve_arch
+from nasdip.arch.document import Arch
 from nasdip.errors import UsageError
 from nasdip.fit.device import resolve_device
 from nasdip.fit.inputs import check_crop
@@ -40,7 +41,8 @@ def observed_reward(task: str) -> str:
 @dataclass
 class SearchSettings:
     """Everything that defines a search (stored as the run directory's ``config.json``); an empty ``space``,
-    ``reward`` or ``executor`` is the registered default."""
+    ``reward`` or ``executor`` is the registered default. ``include``: architecture documents that skip a score
+    rung (they are fitted first at the rung above it)."""
 
     searcher: str
     task: str
@@ -66,6 +68,7 @@ class SearchSettings:
     eta: int = 3
     ladder: list[Fidelity] = field(default_factory=list)
     baseline_arch: str | None = None
+    include: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # An empty name means the registered default (marked by its plugin); observed images need a
@@ -100,8 +103,12 @@ class SearchSettings:
         rungs = self.rungs
         check_score_rung(rungs)
         if rungs[0].score is None:
+            if self.include:
+                raise UsageError("included architectures skip a score rung, and this ladder has none; begin it "
+                                 "with one (score:NAME) or include none")
             return make_schedule(self.schedule, len(rungs), self.budget, self.batch, self.eta)
-        return Screened(make_schedule(self.schedule, len(rungs) - 1, self.budget, self.batch, self.eta), rungs[0].eta)
+        return Screened(make_schedule(self.schedule, len(rungs) - 1, self.budget, self.batch, self.eta), rungs[0].eta,
+                        [Arch.from_dict(document) for document in self.include])
 
     def validate(self) -> None:
         """Every name registered, every plugin option and every number in its range, each rung's crop at least the

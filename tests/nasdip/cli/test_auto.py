@@ -43,14 +43,19 @@ def test_auto_restores_with_the_architecture_it_chose_and_writes_it_beside(runne
     report = json.loads(result.output)
     assert report["arch"] == "auto-noisy" and report["arch_file"] == str(tmp_path / "out" / "noisy_denoise_arch.json")
     meta = report["auto"]
-    assert (meta["score"], meta["reward"], meta["scored"], meta["fitted"]) == ("psd", "holdout", 18, [9, 3])
-    assert [entry["rung"] for entry in meta["winner"]] == [0, 1, 2] and meta["selection_steps"] == [3, 10]
+    assert (meta["score"], meta["reward"], meta["fitted"]) == ("psd", "holdout", [9, 3])
+    assert meta["included"] == list(Denoising.auto_include)  # the task's presets, in 3 of the 9 places
+    assert meta["scored"] == 2 * (9 - 3)
+    included = {resolve_arch(name).digest for name in Denoising.auto_include}
+    won = [entry["rung"] for entry in meta["winner"]]
+    assert won == ([1, 2] if resolve_arch(report["arch_file"]).digest in included else [0, 1, 2])  # scored or not
+    assert meta["selection_steps"] == [3, 10]
     # 9 fits of 3 steps, 3 of 10 and the restoration's 30, over one 30-step fit (all on 32x32 pixels)
     assert meta["cost"] == pytest.approx((9 * 3 + 3 * 10 + 30) / 30, abs=1e-3) and meta["cost"] <= meta["budget"]
     chosen = resolve_arch(report["arch_file"])
     assert chosen.name == "auto-noisy" and chosen.meta["chosen_by"] == "nasdip restore --arch auto"
     trials = (tmp_path / "logs" / "noisy_auto" / "trials.jsonl").read_text().splitlines()
-    assert len(trials) == 18 + 9 + 3  # the candidates, logged like a search's (TensorBoard there too)
+    assert len(trials) == 12 + 9 + 3  # the candidates, logged like a search's (TensorBoard there too)
     assert list((tmp_path / "logs" / "noisy_auto").glob("events.out.tfevents.*"))
     again = runner.invoke(cli, ["restore", noisy, "--task", "denoise", "--arch", report["arch_file"], *TINY[:-2],
                                 "--out", str(tmp_path / "re"), "--json"])
@@ -62,7 +67,8 @@ def test_auto_super_resolution_selects_across_scales_and_prints_its_choice(runne
     result = restore(runner, low, "--task", "sr", "--scale", "2", "--arch", "auto", "--auto-candidates", "54",
                      "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
-    assert "auto: 54 candidates scored by psd, then 27 at" in result.output and "ranked by cross-scale" in result.output
+    assert "auto: 48 candidates scored by psd, then 27 at 3 steps (3 of them unscored: dip-skip, nasdip-sr, " \
+           "searched-sr) -> 9 at" in result.output and "ranked by cross-scale" in result.output
     assert "chose auto-low" in result.output and "auto cost " in result.output
     meta = json.loads((tmp_path / "out" / "low_sr_arch.json").read_text())["meta"]
     assert meta["reward"] == "cross-scale" and meta["fitted"] == [27, 9, 3]  # a quarter of the pixels: a rung more
@@ -86,8 +92,8 @@ class Terminal(io.StringIO):
 
 
 def test_the_choice_bar_counts_what_is_played_and_ends_full(runner, tmp_path, monkeypatch):
-    """Its total is the candidates scored and the selection rungs' fits: the top rung is the restoration, fitted
-    after the choice under its own bar."""
+    """Its total is the candidates scored (18 less the task's 3 included presets' 6) and the selection rungs'
+    fits: the top rung is the restoration, fitted after the choice under its own bar."""
     stream, ends = Terminal(), []
     monkeypatch.setattr(progress_module, "sys", SimpleNamespace(stderr=stream))
     close = progress_module.SearchProgress.close
@@ -102,7 +108,7 @@ def test_the_choice_bar_counts_what_is_played_and_ends_full(runner, tmp_path, mo
                                  *TINY[:-3], "--auto-candidates", "18", "--out", str(tmp_path / "out"), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["auto"]["fitted"] == [9, 3]
-    assert ends == [(18 + 9 + 3, 18 + 9 + 3)] and "30.0/30 trials" in stream.getvalue()
+    assert ends == [(12 + 9 + 3, 12 + 9 + 3)] and "24.0/24 trials" in stream.getvalue()
 
 
 def test_auto_dehazing_chooses_the_clear_image_generator_by_held_out_hazy_pixels(runner, tmp_path):
@@ -140,11 +146,19 @@ def unrankable(register_plugin):
                                                                 "restore in tiles (--tile)"),
     (["--task", "denoise", "--arch", "auto", "--auto-candidates", "0"], "--auto-candidates must be at least 2"),
     (["--task", "denoise", "--arch", "auto", "--auto-budget", "0.5"], "--auto-budget 0.5 is below one fit"),
-    (["--task", "denoise", "--auto-budget", "2"], "--auto-candidates tunes --arch auto only"),  # TINY's
+    (["--task", "denoise", "--auto-budget", "2"], "--auto-candidates and --auto-budget tune --arch auto only"),
     (["--task", "denoise", "--arch", "auto", "--auto-score", "holdout"], "reward 'holdout' needs a fit, so it cannot "
                                                                          "score the score rung"),
     (["--task", "sr", "--scale", "8", "--arch", "auto"], "cross-scale self-validation restores it from a x8 smaller "
                                                          "copy) is 16x16"),
+    (["--task", "denoise", "--auto-include", "dip-skip"], "--auto-candidates and --auto-include tune --arch auto "
+                                                          "only; add --arch auto or leave them out"),
+    (["--task", "denoise", "--arch", "auto", "--auto-include", "dip-skip,nosuch"], "--auto-include: unknown "
+                                                                                   "architecture 'nosuch'"),
+    (["--task", "denoise", "--arch", "auto", "--auto-include", "dip-skip,"], "--auto-include 'dip-skip,': give "
+                                                                             "presets or architecture files"),
+    (["--task", "denoise", "--arch", "auto", "--auto-include", "dip-skip,nasdip-sr,nasdip-denoise,searched-sr,"
+      "searched-denoise"], "--auto-include names 5 architectures, but its first selection rung fits 9 candidates"),
 ])
 def test_what_cannot_work_is_refused_in_one_line_before_any_fit(runner, tmp_path, unrankable, args, message):
     noisy = image(tmp_path / "in.png", side=16)
@@ -168,3 +182,18 @@ def test_auto_fits_the_candidates_on_worker_processes(runner, tmp_path):
         assert (config["executor"], config["workers"]) == (("serial", 1) if workers == "1" else ("process", 2))
     chosen = [resolve_arch(reports[workers]["arch_file"]) for workers in ("1", "2")]
     assert chosen[0].digest == chosen[1].digest and reports["1"]["psnr"] == reports["2"]["psnr"]
+
+
+def test_auto_fits_the_architectures_it_is_told_to_include_unscored(runner, tmp_path):
+    noisy = image(tmp_path / "noisy.png")
+    result = restore(runner, noisy, "--task", "denoise", "--arch", "auto", "--auto-include", "searched-denoise",
+                     "--out", str(tmp_path / "out"), "--logdir", str(tmp_path / "logs"))
+    assert result.exit_code == 0, result.output
+    assert "then 9 at 3 steps (1 of them unscored: searched-denoise) -> 3 at 10 steps fitted" in result.output
+    meta = json.loads((tmp_path / "out" / "noisy_denoise_arch.json").read_text())["meta"]
+    assert meta["included"] == ["searched-denoise"] and meta["scored"] == 2 * (9 - 1)
+    trials = [json.loads(line) for line in (tmp_path / "logs" / "noisy_auto" / "trials.jsonl").read_text().splitlines()]
+    searched = resolve_arch("searched-denoise").digest
+    rungs = [trial["rung"] for trial in trials if trial["digest"] == searched]
+    assert rungs and 0 not in rungs  # fitted, never scored
+    assert len(trials) == 16 + 9 + 3

@@ -163,3 +163,40 @@ def test_super_resolution_selection_fits_cost_a_scale_squared_less(tmp_path):
     assert no_reference_reward(request) == "cross-scale"
     assert fit_ratio(request, "cross-scale") == pytest.approx(20 * 20 / (88 * 92))
     assert auto.DEFAULT_SCORE in registry.names("rewards")
+
+
+# -- included architectures ----------------------------------------------------------------------------------
+
+
+def test_included_architectures_take_up_to_half_the_first_rungs_places_at_the_same_cost():
+    plan = plan_auto(200, 3.0, 3000)  # fits 9 at the first selection rung
+    presets = [SPACE.sample(random.Random(seed)) for seed in range(10, 16)]
+    with_two, kept = auto.include_in(plan, [*presets[:2], presets[0]], given=True)  # a repeat counts once
+    assert kept == tuple(presets[:2]) and with_two.included == 2
+    assert with_two.fitted == plan.fitted and with_two.cost == plan.cost and with_two.scored == 22 * 7
+    assert with_two.evaluations == plan.evaluations - 2 * 22
+    defaults, kept = auto.include_in(plan, presets, given=False)  # a task's defaults beyond the room: the first four
+    assert kept == tuple(presets[:4]) and defaults.included == 4
+    with pytest.raises(UsageError, match=re.escape("--auto-include names 5 architectures, but its first selection "
+                                                   "rung fits 9 candidates, at most 4 of them included")):
+        auto.include_in(plan, presets[:5], given=True)
+
+
+def test_a_choice_by_the_score_alone_includes_nothing():
+    plan = plan_auto(200, 1.0, 3000)
+    assert auto.include_in(plan, HAND_MADE[:1], given=False) == (plan, ())
+    with pytest.raises(UsageError, match="the budget pays for no selection rung"):
+        auto.include_in(plan, HAND_MADE[:1], given=True)
+
+
+def test_an_included_candidate_wins_where_the_reward_ranks_it_best_without_being_scored(oracle_request, tmp_path):
+    plan, kept = auto.include_in(AutoPlan(steps=(10,), score_eta=2, ratio=1.0, iters=30), HAND_MADE[2:], given=True)
+    choice = choose(oracle_request, plan, tmp_path / "run", "test-oracle", "test-score", searcher="three-hand-made",
+                    include=kept)
+    assert choice.arch.digest == HAND_MADE[2].digest and choice.included == kept
+    assert sum(trial.rung == 0 for trial in choice.trials) == 2 * (3 - 1)  # two places left for scored ones
+    fitted = [trial.digest for trial in choice.trials if trial.rung == 1]
+    assert fitted == [HAND_MADE[2].digest, HAND_MADE[0].digest, HAND_MADE[1].digest]  # included first, once
+    assert winner_meta(choice, cost=1.5, budget=3.0)["included"] == [HAND_MADE[2].label]
+    with pytest.raises(ValueError, match="the plan includes 1 architectures, 0 given"):
+        choose(oracle_request, plan, tmp_path / "other", "test-oracle", "test-score")

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from nasdip import hookimpl
+from nasdip.arch.document import Arch
 from nasdip.arch.space import Decision, Space
-from nasdip.errors import NasdipError
+from nasdip.errors import NasdipError, UsageError
 from nasdip.search.driver import resume_search, start_search
 from nasdip.search.evaluate import evaluate
 from nasdip.search.executor import Executor
@@ -181,9 +182,14 @@ def strip(run):
         lines(run), key=lambda t: t["index"])]
 
 
-@pytest.mark.parametrize(("schedule", "limit"), [("halving", 5), ("halving", 10), ("asha", 7),
-                                                 ("asha-async", 4), ("asha-async", 20)])
-def test_resume_in_the_middle_of_a_score_round_continues_exactly(tmp_path, register_plugin, schedule, limit):
+INCLUDED = [Arch(space="grid", choices={"d0": 3, "d1": 3, "d2": 3, "d3": 2}).to_dict()]
+
+
+@pytest.mark.parametrize(("schedule", "limit", "include"), [
+    ("halving", 5, []), ("halving", 10, []), ("asha", 7, []), ("asha-async", 4, []), ("asha-async", 20, []),
+    ("halving", 7, INCLUDED), ("halving", 14, INCLUDED)])
+def test_resume_in_the_middle_of_a_score_round_continues_exactly(tmp_path, register_plugin, schedule, limit,
+                                                                   include):
     register_plugin(Synthetic(), "synthetic")
 
     class Plugin:
@@ -192,11 +198,60 @@ def test_resume_in_the_middle_of_a_score_round_continues_exactly(tmp_path, regis
             register(Crashing)
 
     register_plugin(Plugin(), "crashing-screen")
-    start_search(settings(searcher="rl", schedule=schedule), tmp_path / "whole", None).run()
+    start_search(settings(searcher="rl", schedule=schedule, include=include), tmp_path / "whole", None).run()
     Crashing.limit, Crashing.seen = limit, 0
     with pytest.raises(KeyboardInterrupt):
-        start_search(settings(searcher="rl", schedule=schedule, executor="crashing-screen"), tmp_path / "cut",
-                     None).run()
+        start_search(settings(searcher="rl", schedule=schedule, executor="crashing-screen", include=include),
+                     tmp_path / "cut", None).run()
     Crashing.limit = -1
     resume_search(tmp_path / "cut").run()
     assert strip(tmp_path / "cut") == strip(tmp_path / "whole")
+
+
+# -- included architectures ----------------------------------------------------------------------------------
+
+
+def test_included_architectures_are_fitted_first_in_the_places_of_scored_ones():
+    known = [Values().arch({"value": 300}), Values().arch({"value": 301})]
+    schedule = Screened(SuccessiveHalving(rungs=2, budget=6, batch=4, eta=3), eta=4, include=known)
+    rounds = play(schedule)
+    assert [len(r) for r in rounds] == [4, 3, 1, 12, 3, 1]  # the first bracket scores 4 x (3 - 2), not 4 x 3
+    assert rounds[1] == [(300, 1), (301, 1), (0, 1)]  # the known ones, then the best score
+    assert rounds[2] == [(301, 2)]  # ranked with the others by the fitted reward
+    assert schedule.planned_evaluations() == sum(len(r) for r in rounds) == 24
+
+
+def test_an_included_architecture_the_score_also_picks_is_not_fitted_twice():
+    known = [Values().arch({"value": 0})]  # the score's favourite, which the searcher proposes first
+    rounds = play(Screened(SuccessiveHalving(rungs=2, budget=3, batch=4, eta=3), eta=2, include=known))
+    assert rounds[0] == [(0, 0), (1, 0), (2, 0), (3, 0)]
+    assert rounds[1] == [(0, 1), (1, 1), (2, 1)]  # 0 once; the next best two fill the scored places
+
+
+def test_the_pool_of_included_architectures_round_trips_before_the_first_round():
+    known = [Values().arch({"value": 300})]
+    schedule = Screened(SuccessiveHalving(rungs=2, budget=6, batch=4, eta=3), eta=4, include=known)
+    copy = Screened(SuccessiveHalving(rungs=2, budget=6, batch=4, eta=3), eta=4, include=known)
+    state = schedule.state_dict()
+    copy.load_state_dict(json.loads(json.dumps(state)))
+    assert play(copy) == play(schedule)
+
+
+def test_a_search_fits_its_included_architectures_unscored_and_records_them(tmp_path, register_plugin):
+    register_plugin(Synthetic(), "synthetic")
+    best = {f"d{i}": 3 for i in range(4)}  # the fitted reward's best, the score's worst
+    known = Arch(space="grid", choices=best).to_dict()
+    driver = start_search(settings(include=[known]), tmp_path / "run", None)
+    summary = driver.run()
+    trials = lines(tmp_path / "run")
+    assert [sum(t["rung"] == r for t in trials) for r in range(3)] == [6 + 9, 3 + 3, 1 + 1]  # 3 x (3 - 1) scored
+    assert (trials[6]["rung"], trials[6]["arch"]["choices"]) == (1, best)  # the first fitted, unscored
+    assert sum(t["rung"] == 1 and t["arch"]["choices"] == best for t in trials) == 1  # though the searcher proposed it
+    assert summary.best_reward == 12.0 and trials[9]["arch"]["choices"] == best  # and it wins its bracket
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["include"] == [known]
+    assert driver.schedule.planned_evaluations() == len(trials)
+
+
+def test_included_architectures_need_a_score_rung_to_skip():
+    with pytest.raises(UsageError, match="included architectures skip a score rung, and this ladder has none"):
+        settings(ladder=LADDER[1:], include=[{"space": "grid", "choices": {}}]).make_schedule()
