@@ -51,8 +51,9 @@ class Screened(Schedule):
         super().__init__(inner.rungs + 1, inner.budget, inner.batch, inner.eta)
         self.inner, self.score_eta = inner, eta
         self.name, self.asynchronous = inner.name, inner.asynchronous
-        self.pool: list[Arch] = list(include)  # candidates waiting for the fitted rungs: included, then scored
-        self.included = {arch.digest for arch in include}  # never promoted from the score rung a second time
+        distinct = {arch.digest: arch for arch in include}
+        self.pool: list[Arch] = list(distinct.values())  # waiting for the fitted rungs: included, then scored
+        self.included = set(distinct)  # never promoted from the score rung a second time
         self.group: list[tuple[dict[str, Any], float | None]] = []  # asha-async: the scores of the group so far
         self.dispatched = 0  # asha-async: score jobs of the group handed out
 
