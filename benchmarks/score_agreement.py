@@ -1,10 +1,12 @@
 """Do the training-free scores (and the no-reference rewards) rank architectures like the true PSNR, per image?
 
     python benchmarks/score_agreement.py [--task denoise --task sr --task inpaint] [--archs 40] [--images 5]
-        [--crop 128] [--width 32] [--iters 1500] [--seed 0] [--results-dir runs] [--table-only] [--quick]
+        [--image NAME] [--images-dir DIR] [--crop 128] [--width 32] [--iters 1500] [--seed 0] [--results-dir runs]
+        [--table-only] [--quick]
 
 For each task (denoising sigma 25, x4 super-resolution, inpainting 50 %) and each validation image
-(``../shared/data``: denoise, sr/set5, inpaint; centre crops; never a search image), random architectures of the
+(``../shared/data``: denoise, sr/set5, inpaint; centre crops; never a search image; ``--images-dir`` takes another
+folder's), random architectures of the
 ``nasdip`` space (seeded) plus the presets are
 
 * **scored** on the degraded image by every training-free score (``psd``, ``psd-hist``, ``lowpass``: the untrained
@@ -12,8 +14,9 @@ For each task (denoising sigma 25, x4 super-resolution, inpainting 50 %) and eac
 * **fitted** on it at the deployment fidelity (``--iters`` steps at most, ``--width``, ``--stop auto`` with 10 %
   held-out pixels): the PSNR of the returned restoration against the clean image is the truth, and the
   held-out PSNR is the no-reference reward of denoising and inpainting (``holdout``);
-* for super-resolution also **self-validated**: the ``cross-scale`` reward (fit the observation downscaled once
-  more, score the fit against the observation), the task's no-reference reward.
+* **self-validated** where the task can: super-resolution's ``cross-scale`` reward (fit the observation downscaled
+  once more, score the fit against the observation; its no-reference reward) and denoising's ``recorrupted``
+  (fit the observation with noise of the task's sigma added, score the fit against it with that noise subtracted).
 
 The tables give Kendall's tau between each score or reward and the true PSNR per image, and pooled (each
 architecture's mean over the images against its mean PSNR), and the regret of keeping only the top 10 % by it
@@ -33,7 +36,7 @@ from pathlib import Path
 
 from fidelity import architectures
 from ranking import kendall_tau
-from time_to_result import TASK_OPTIONS, problems_for
+from time_to_result import IMAGES, TASK_OPTIONS, problems_for
 
 from nasdip import registry
 from nasdip.arch.catalog import presets
@@ -46,6 +49,8 @@ from nasdip.search.evaluate import evaluate
 from nasdip.search.jobs import EvalJob
 
 SCORES = ("psd", "psd-hist", "lowpass")
+#: The self-validation rewards a task may have (measured for the tasks that self-validate that way).
+SELF_VALIDATION = ("cross-scale", "recorrupted")
 #: Held-out share of the observed pixels in every fit (``--stop auto`` reads them).
 HOLDOUT = 0.1
 #: The share of candidates a score rung keeps in the regret column.
@@ -75,8 +80,9 @@ def measurements(task_name: str) -> dict[str, str]:
     """What is measured per (image, architecture), by key: the scores, the fit, the task's self-validation."""
     kinds = {score: score for score in SCORES}
     kinds["fit"] = "psnr"
-    if registry.get("tasks", task_name).no_reference_reward == "cross-scale":
-        kinds["cross-scale"] = "cross-scale"
+    validation = registry.get("tasks", task_name).self_validation
+    if validation is not None:
+        kinds[validation] = validation
     return kinds
 
 
@@ -87,7 +93,16 @@ def evaluate_all(args, task_name: str, results: dict) -> None:
     config = NetConfig(width=args.width).to_dict()
     archs = candidate_archs(args.archs, args.seed, with_presets=not args.quick)
     path = Path(args.results_dir) / f"score-agreement-{task_name}.json"
-    for problem in problems_for(task, task_name, args):
+    if args.images_dir is not None:
+        IMAGES[task_name] = Path(args.images_dir)
+    problems = problems_for(task, task_name, args)
+    unknown = sorted(set(args.image or ()) - {problem.name for problem in problems})
+    if unknown:
+        raise SystemExit(f"--image {unknown[0]}: no such image in {IMAGES[task_name]} (there are: "
+                         f"{', '.join(problem.name for problem in problems)})")
+    for problem in problems:
+        if args.image and problem.name not in args.image:
+            continue
         for kind, reward in measurements(task_name).items():
             for label, arch in archs.items():
                 key = f"{problem.name}|{label}|{kind}"
@@ -101,7 +116,7 @@ def evaluate_all(args, task_name: str, results: dict) -> None:
                     "seconds": outcome.seconds, "psnr": outcome.metrics.get("psnr"),
                     "holdout": outcome.metrics.get("holdout_psnr"), "stop_step": outcome.metrics.get("stop_step")}
                 atomic_write_text(path, json.dumps(results))
-                if kind in ("fit", "cross-scale"):
+                if kind not in SCORES:
                     what = f"{outcome.reward:.2f}" if outcome.status == "ok" else outcome.error
                     print(f"  {key}: {outcome.status} {what} ({outcome.seconds:.0f} s)", file=sys.stderr, flush=True)
 
@@ -154,7 +169,7 @@ def table(results: dict) -> None:
     labels = list(dict.fromkeys(key.split("|")[1] for key in evaluations))
     kinds = list(measurements(results["task"]))
     per_image = [columns(evaluations, image, labels, kinds) for image in images]
-    names = [name for name in (*SCORES, "holdout", "cross-scale") if any(name in t for t in per_image)]
+    names = [name for name in (*SCORES, "holdout", *SELF_VALIDATION) if any(name in t for t in per_image)]
     print(f"{results['task']}: {results['setup']}")
     print(f"{'image':12} {'n':>3} " + " ".join(f"{'tau ' + name:>15}" for name in names) + "   regret@10% dB: "
           + " ".join(f"{name:>11}" for name in names) + f" {'best PSNR':>9}")
@@ -176,6 +191,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--task", action="append", choices=sorted(TASK_OPTIONS))
     parser.add_argument("--archs", type=int, default=40, help="random architectures besides the presets")
     parser.add_argument("--images", type=int, default=5, help="validation images per task (the first N)")
+    parser.add_argument("--image", action="append", default=None,
+                        help="only the images of this name (repeatable; degraded as in a full run)")
+    parser.add_argument("--images-dir", default=None,
+                        help="the images of this folder, not the validation images (../shared/data/search: to "
+                             "study the rewards on images that are not the validation images)")
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--iters", type=int, default=1500, help="the fits' step cap (--stop auto within it)")

@@ -24,6 +24,7 @@ Nyquist frequency (:mod:`nasdip.ops.spectrum`).
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 
 import torch
@@ -71,21 +72,47 @@ def mean_power(images: torch.Tensor) -> torch.Tensor:
     return power_spectrum(images.double()).mean(dim=(0, 1))
 
 
-def in_band(power: torch.Tensor) -> torch.Tensor:
-    """Mask of the ring profile's entries inside :data:`BAND`."""
-    return band(rings(*power.shape[-2:]), *BAND).to(power.device)
+#: The observations' spectra, kept while their tensors live and are unchanged (every candidate of a search or an
+#: auto choice is compared with the same observations): id -> (a weak reference, the tensor's version, results).
+_OBSERVED: dict[int, tuple[weakref.ref, int, dict[tuple[str, str], torch.Tensor]]] = {}
+
+
+def observed(observation: torch.Tensor, device: torch.device,
+             compute: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``compute(observation on device)``, once per observation tensor, device and ``compute`` (and again if the
+    tensor is changed in place)."""
+    version = 0 if observation.is_inference() else observation._version  # inference tensors cannot change
+    kept = _OBSERVED.get(id(observation))
+    if kept is None or kept[0]() is not observation or kept[1] != version:
+        while len(_OBSERVED) >= 64:
+            del _OBSERVED[next(iter(_OBSERVED))]
+        kept = _OBSERVED[id(observation)] = (weakref.ref(observation), version, {})
+    key = (compute.__name__, str(device))
+    if key not in kept[2]:
+        kept[2][key] = compute(observation.to(device))
+    return kept[2][key]
+
+
+def in_band(images: torch.Tensor) -> torch.Tensor:
+    """Mask of the entries inside :data:`BAND` of the ring profile of ``(..., H, W)`` images or spectra."""
+    return band(rings(*images.shape[-2:]), *BAND).to(images.device)
+
+
+def log_profile(images: torch.Tensor) -> torch.Tensor:
+    """The radially averaged power spectrum (dB) of ``(N, C, H, W)`` images, averaged over images and channels."""
+    return decibels(radial_profile(mean_power(images)))
 
 
 def profile_distance(output: torch.Tensor, observation: torch.Tensor) -> float:
     """Root mean square difference (dB) of the radially averaged power spectra over the rings of :data:`BAND`."""
-    ours, theirs = mean_power(output), mean_power(observation)
-    mask = in_band(ours)
-    gap = decibels(radial_profile(ours)) - decibels(radial_profile(theirs))
-    return float(gap[mask].square().mean().sqrt())
+    gap = log_profile(output) - observed(observation, output.device, log_profile)
+    return float(gap[in_band(output)].square().mean().sqrt())
 
 
-def band_coefficients(power: torch.Tensor) -> torch.Tensor:
-    """The log powers (dB) of the frequencies whose ring lies in :data:`BAND`, sorted."""
+def band_log_powers(images: torch.Tensor) -> torch.Tensor:
+    """The log powers (dB) of ``(N, C, H, W)`` images' mean spectrum at the frequencies whose ring lies in
+    :data:`BAND`, sorted."""
+    power = mean_power(images)
     outside = torch.zeros(1, dtype=torch.bool, device=power.device)  # the corners, in no ring
     inside = torch.cat([in_band(power), outside])[ring_index(*power.shape[-2:], power.device)]
     return decibels(power[inside]).sort().values
@@ -94,7 +121,7 @@ def band_coefficients(power: torch.Tensor) -> torch.Tensor:
 def histogram_distance(output: torch.Tensor, observation: torch.Tensor) -> float:
     """2-Wasserstein distance (dB) between the distributions of the band's log powers: with as many values on
     each side, the root mean square difference of the sorted values."""
-    gap = band_coefficients(mean_power(output)) - band_coefficients(mean_power(observation))
+    gap = band_log_powers(output) - observed(observation, output.device, band_log_powers)
     return float(gap.square().mean().sqrt())
 
 
@@ -103,7 +130,7 @@ def spectral_score(distance: Callable[[torch.Tensor, torch.Tensor], float]) -> C
 
     def score(context: RewardContext) -> float:
         outputs = observation_outputs(context)
-        distances = [distance(output, problem.observation.to(output.device))
+        distances = [distance(output, problem.observation)
                      for output, problem in zip(outputs, context.problems, strict=True)]
         return -math.sqrt(sum(d * d for d in distances) / len(distances))
 

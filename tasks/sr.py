@@ -35,6 +35,7 @@ class SuperResolution(Task):
     reference_archs = (DIP_BASELINE, "nasdip-sr")
     auto_include = (DIP_BASELINE, "nasdip-sr", "searched-sr")
     no_reference_reward = "cross-scale"
+    self_validation = "cross-scale"
 
     @property
     def scale(self) -> int:

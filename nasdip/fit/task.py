@@ -64,8 +64,11 @@ class Task(ABC):
     restore_stop: ClassVar[str] = "iters"
     #: The registered reward that ranks this task's candidates on the observation alone (no clean image), used by
     #: ``restore --arch auto`` and by ``search --observed`` when no ``--reward`` is given (``holdout``: held-out
-    #: pixels; ``cross-scale``: :meth:`self_validation_problem`); ``None``: the task declares none.
+    #: pixels; ``cross-scale``, ``recorrupted``: :meth:`self_validation_problem`); ``None``: the task declares none.
     no_reference_reward: ClassVar[str | None] = None
+    #: The self-validation reward whose problems :meth:`self_validation_problem` builds (``cross-scale`` for
+    #: super-resolution, ``recorrupted`` for denoising); another self-validation reward is refused for the task.
+    self_validation: ClassVar[str | None] = None
     #: Presets (or architecture files) ``restore --arch auto`` fits on the observation beside the candidates its
     #: score picked, in their places (a task's proven networks: each is chosen only where it ranks best).
     auto_include: ClassVar[tuple[str, ...]] = ()
@@ -128,8 +131,8 @@ class Task(ABC):
 
     def self_validation_problem(self, problem: Problem) -> Problem:
         """A problem whose ground truth is known from ``problem``'s observation alone, for rewards that fit it
-        instead (``Reward.self_validation``; super-resolution: the observation downscaled once more, its clean
-        image the observation). Default: refused, the task has none."""
+        instead (``Reward.self_validation``, the one named by :attr:`self_validation`; super-resolution: the
+        observation downscaled once more, its clean image the observation). Default: refused, the task has none."""
         raise NasdipError(f"task {self.name!r} has no self-validation problem; choose another reward")
 
     def score(self, restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:

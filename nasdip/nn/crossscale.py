@@ -17,6 +17,7 @@ exists whatever the links (so parameter counts match it); unused ones receive no
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -43,6 +44,22 @@ def parse_links(text: str) -> Links:
     if len(rows) != LEVELS or any(len(row) != LEVELS or set(row) - {"0", "1"} for row in rows):
         raise ValueError(f"expected 5 groups of 5 binary digits, got {text!r}")
     return tuple(tuple(int(bit) for bit in row) for row in rows)
+
+
+@dataclass
+class Encoding:
+    """What a :class:`CrossScaleNet` computes from one input before any block its choices change: the encoder's
+    levels (``features[0]`` is the input) and, filled in as decoders ask for them, the same-level blocks' outputs
+    (key ``(level, level)``) and the finer-to-coarser paths (``(source, level)``, ``level > source``).
+
+    Those blocks are built, and so initialised, before every block that depends on the cell or the links: every
+    network of one configuration initialised from one seed (built afresh, or rewired and re-initialised) computes
+    the same encoding of one input, and an encoding can be decoded by each of them (training-free scores compute it
+    once for many candidates, :mod:`nasdip.fit.untrained`). Its tensors keep their graph when made with gradients.
+    """
+
+    features: list[torch.Tensor]
+    paths: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
 
 
 def _count(*modules: nn.Module) -> int:
@@ -117,22 +134,34 @@ class CrossScaleNet(nn.Module):
         links = self.links
         return links if callable(links) else (lambda level, source: links[level][source])
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def encode(self, z: torch.Tensor) -> Encoding:
+        """The part of the forward pass on ``z`` that no choice of the space changes (see :class:`Encoding`)."""
         features = [z]
         for encoder in self.encoders:
             features.append(encoder(features[-1]))
-        moved: dict[tuple[int, int], torch.Tensor] = {}
+        return Encoding(features)
+
+    def decode(self, encoding: Encoding) -> torch.Tensor:
+        """The rest of the forward pass: links, upsamplers, decoder and head (fills ``encoding``'s paths)."""
+        features, fixed = encoding.features, encoding.paths
+        moved: dict[tuple[int, int], torch.Tensor] = {}  # coarser-to-finer paths: they cross the upsamplers
 
         def carry(source: int, level: int) -> torch.Tensor:
             """Source ``source``'s features brought to ``level`` through the shared per-level blocks."""
             if level == source:
                 return features[source]
-            if (source, level) not in moved:
+            paths = fixed if level > source else moved
+            if (source, level) not in paths:
                 if level > source:
-                    moved[source, level] = self.downs[level - 1](carry(source, level - 1))
+                    paths[source, level] = self.downs[level - 1](carry(source, level - 1))
                 else:
-                    moved[source, level] = self.cross_ups[level](carry(source, level + 1))
-            return moved[source, level]
+                    paths[source, level] = self.cross_ups[level](carry(source, level + 1))
+            return paths[source, level]
+
+        def same_level(level: int) -> torch.Tensor:
+            if (level, level) not in fixed:
+                fixed[level, level] = self.same_level[level](features[level])
+            return fixed[level, level]
 
         y = features[LEVELS]
         for level in reversed(range(LEVELS)):
@@ -141,8 +170,11 @@ class CrossScaleNet(nn.Module):
                 weight = self.link_weight(level, source)
                 if not isinstance(weight, torch.Tensor) and not weight:
                     continue
-                path = self.same_level[level](features[level]) if source == level else carry(source, level)
+                path = same_level(level) if source == level else carry(source, level)
                 total = total + (weight * path if isinstance(weight, torch.Tensor) else path)
             y = self.decoders[level](total)
         out = self.head(y)
         return torch.sigmoid(out) if self.sigmoid else out
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(z))

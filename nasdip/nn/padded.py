@@ -32,13 +32,25 @@ class PaddedNet(nn.Module):
         """The size the raw network runs at for a ``height x width`` output."""
         return tuple(max(math.ceil(side / self.multiple) * self.multiple, self.min_size) for side in (height, width))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        height, width = z.shape[-2:]
+    def window(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """Padding ``(left, right, top, bottom)`` of a ``height x width`` input (the output is cropped back)."""
         padded_h, padded_w = self.padded_size(height, width)
         top, left = (padded_h - height) // 2, (padded_w - width) // 2
-        pads = (left, padded_w - width - left, top, padded_h - height - top)
-        if any(pads):
-            mode = "reflect" if max(pads[:2]) < width and max(pads[2:]) < height else "replicate"
-            z = F.pad(z, pads, mode=mode)
-        out = self.net(z)
+        return left, padded_w - width - left, top, padded_h - height - top
+
+    def pad(self, z: torch.Tensor) -> torch.Tensor:
+        """``z`` padded to the size the raw network runs at (reflected; replicated where reflection cannot)."""
+        height, width = z.shape[-2:]
+        pads = self.window(height, width)
+        if not any(pads):
+            return z
+        mode = "reflect" if max(pads[:2]) < width and max(pads[2:]) < height else "replicate"
+        return F.pad(z, pads, mode=mode)
+
+    def crop(self, out: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """The raw network's output ``out`` cropped back to a ``height x width`` input's size."""
+        left, _, top, _ = self.window(height, width)
         return out[..., top : top + height, left : left + width]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.crop(self.net(self.pad(z)), *z.shape[-2:])

@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nasdip.errors import NasdipError
+
 if TYPE_CHECKING:
     from nasdip.arch.document import Arch
     from nasdip.fit.problem import Problem
@@ -66,7 +68,11 @@ def mean_metric(results: Sequence[Any], key: str) -> float:
 
 def fit_problems(reward: Reward, task: Task, problems: Sequence[Problem]) -> list[Problem]:
     """The problems a candidate is fitted on for ``reward``: ``problems``, or for a ``self_validation`` reward the
-    task's self-validation problem of each (one-line errors for a task without one or too small an image)."""
+    task's self-validation problem of each (one-line errors for a task that does not self-validate the reward's
+    way, or too small an image)."""
     if not reward.self_validation:
         return list(problems)
+    if task.self_validation not in (None, reward.name):
+        raise NasdipError(f"reward {reward.name!r} self-validates in a way task {task.name!r} does not; its "
+                          f"self-validation reward is {task.self_validation!r}")
     return [task.self_validation_problem(problem) for problem in problems]

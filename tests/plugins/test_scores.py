@@ -16,7 +16,14 @@ from nasdip.fit.inputs import degrade_set
 from nasdip.fit.problem import Problem
 from nasdip.io.builtin import builtin_regions
 from nasdip.nn.config import NetConfig
-from nasdip.plugins.scores import BAND, histogram_distance, observation_outputs, profile_distance
+from nasdip.plugins.scores import (
+    BAND,
+    histogram_distance,
+    log_profile,
+    observation_outputs,
+    observed,
+    profile_distance,
+)
 from nasdip.search.evaluate import evaluate
 from nasdip.search.jobs import EvalJob
 from nasdip.search.reward import RewardContext
@@ -53,6 +60,28 @@ def numpy_distance(output: np.ndarray, observation: np.ndarray) -> float:
 
 def test_the_profile_distance_matches_a_direct_computation():
     output, observation = white(1, count=1), ramp()
+    expected = numpy_distance(output[0, 0].double().numpy(), observation[0, 0].double().numpy())
+    assert profile_distance(output, observation) == pytest.approx(expected, rel=1e-9)
+
+
+def test_an_observation_s_spectrum_is_computed_once_and_again_when_it_changes():
+    """Every candidate is compared with the same observations: their spectra are kept per tensor, and a tensor
+    changed in place is analysed afresh."""
+    calls = []
+
+    def profile(images):
+        calls.append(images.shape)
+        return log_profile(images)
+
+    observation = ramp().clone()
+    first = observed(observation, observation.device, profile)
+    assert observed(observation, observation.device, profile) is first and len(calls) == 1
+    observation.mul_(0.5)
+    assert not torch.equal(observed(observation, observation.device, profile), first) and len(calls) == 2
+    copy = observation.clone()
+    assert torch.equal(observed(copy, copy.device, profile), observed(observation, observation.device, profile))
+    assert len(calls) == 3
+    output = white(1, count=1)
     expected = numpy_distance(output[0, 0].double().numpy(), observation[0, 0].double().numpy())
     assert profile_distance(output, observation) == pytest.approx(expected, rel=1e-9)
 

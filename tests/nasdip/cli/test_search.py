@@ -135,7 +135,7 @@ def test_observed_search_refuses_a_reward_that_needs_clean_images(runner, tmp_pa
     result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "denoise", "--observed", "--images",
                                  str(folder), "--reward", "psnr", "--run-dir", str(tmp_path / "run"), *TINY])
     assert result.exit_code == 2
-    assert "reward 'psnr' needs clean images; with --observed use a no-reference reward (holdout, cross-scale, psd, psd-hist, lowpass)" in result.output
+    assert "reward 'psnr' needs clean images; with --observed use a no-reference reward (holdout, cross-scale, recorrupted, psd, psd-hist, lowpass)" in result.output
     assert not (tmp_path / "run").exists()
     result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "denoise", "--observed",
                                  "--run-dir", str(tmp_path / "run"), *TINY])

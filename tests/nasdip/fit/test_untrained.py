@@ -6,6 +6,7 @@ import dataclasses
 
 import torch
 
+import nasdip.fit.untrained as untrained
 from nasdip import registry
 from nasdip.arch.catalog import presets
 from nasdip.fit.inputs import degrade_set
@@ -59,8 +60,6 @@ def test_rebuilt_models_equal_fresh_builds_candidate_after_candidate():
     the fresh build's weights and output, and one network serves them all."""
     import random
 
-    import nasdip.fit.untrained as untrained
-
     task, _, _ = setup()
     problem = degrade_set(task, builtin_regions(32), seed=1)[0]
     config = NetConfig(width=4, input_depth=4, pad="zero")
@@ -84,7 +83,6 @@ def test_rebuilt_models_equal_fresh_builds_candidate_after_candidate():
 
 def test_a_task_s_own_model_is_built_for_each_candidate():
     """A task that builds its own model is never handed a rebuilt one."""
-    import nasdip.fit.untrained as untrained
     from nasdip.arch.build import build_network
 
     class OwnModel(type(setup()[0])):
@@ -103,8 +101,6 @@ def test_a_task_s_own_model_is_built_for_each_candidate():
 def test_the_pooled_model_serves_callers_in_and_out_of_inference_mode():
     """The thread's network, first built under ``torch.inference_mode`` (as the scores call it), is rebuilt for a
     caller outside it and back (its parameters stay inference tensors, which only inference mode may update)."""
-    import nasdip.fit.untrained as untrained
-
     task, _, settings = setup()
     problem = degrade_set(task, builtin_regions(32), seed=1)[0]
     config = NetConfig(width=4, input_depth=5, pad="zero")  # a configuration no other test pools
@@ -115,3 +111,31 @@ def test_the_pooled_model_serves_callers_in_and_out_of_inference_mode():
     assert untrained.seeded_model(second) is model and model.arch == second.arch
     with torch.inference_mode():
         assert untrained.seeded_model(first) is model and model.arch == first.arch
+
+
+def test_candidates_of_one_seed_share_one_encoding_and_equal_fresh_builds():
+    """Candidates of one seed and noise: the encoder runs once for all of them, and each output is still its fresh
+    build's, bit for bit; another seed or noise size encodes again."""
+    import random
+
+    task, _, _ = setup()
+    problem = degrade_set(task, builtin_regions(32), seed=1)[0]
+    config = NetConfig(width=4, input_depth=6, pad="zero")  # a configuration no other test pools
+    settings = task.settings().replace(iters=10, seed=2, device="cpu")
+    space = registry.get("spaces", "nasdip")
+    rng = random.Random(1)
+    requests = [FitRequest(task, problem, space.sample(rng), config, settings) for _ in range(5)]
+    encoded = []
+    pooled = untrained.seeded_model(requests[0])
+    hook = pooled.net.encoders[0].register_forward_hook(lambda module, args, out: encoded.append(out.shape))
+    try:
+        for request in requests:
+            expected = build_seeded(request)
+            with torch.no_grad():
+                assert torch.equal(untrained_output(request), expected(noise_inputs(request, config.input_depth, 2)))
+        assert len(encoded) == 1
+        untrained_output(dataclasses.replace(requests[0], settings=settings.replace(seed=3)))
+        untrained_output(requests[0], count=1)
+        assert len(encoded) == 3
+    finally:
+        hook.remove()

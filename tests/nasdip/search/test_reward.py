@@ -91,6 +91,22 @@ def test_a_self_validation_reward_fits_the_tasks_self_validation_problems():
     fitted = fit_problems(cross_scale, task, [problem])
     assert fitted[0].output_size == (16, 18) and torch.equal(fitted[0].clean, problem.observation[..., :16, :18])
     assert fit_problems(registry.get("rewards", "holdout"), task, [problem]) == [problem]
-    denoise = registry.get("tasks", "denoise")()
-    with pytest.raises(NasdipError, match="task 'denoise' has no self-validation problem; choose another reward"):
-        fit_problems(cross_scale, denoise, [denoise.observe(torch.rand(1, 3, 16, 16))])
+    inpaint = registry.get("tasks", "inpaint")()
+    with pytest.raises(NasdipError, match="task 'inpaint' has no self-validation problem; choose another reward"):
+        fit_problems(cross_scale, inpaint, [problem])
+
+
+def test_each_task_self_validates_only_its_own_way():
+    """Denoising self-validates by recorruption, super-resolution across scales: each refuses the other's reward."""
+    denoise, sr = registry.get("tasks", "denoise")(), registry.get("tasks", "sr")(scale=2)
+    noisy = denoise.observe(torch.rand(1, 3, 16, 16))
+    recorrupted = registry.get("rewards", "recorrupted")
+    assert recorrupted.self_validation and recorrupted.needs_fit and not recorrupted.needs_clean
+    fitted = fit_problems(recorrupted, denoise, [noisy])
+    assert fitted[0].output_size == (16, 16) and torch.allclose(fitted[0].observation + fitted[0].clean,
+                                                                2 * noisy.observation, atol=1e-6)
+    with pytest.raises(NasdipError, match="reward 'cross-scale' self-validates in a way task 'denoise' does not; "
+                                          "its self-validation reward is 'recorrupted'"):
+        fit_problems(registry.get("rewards", "cross-scale"), denoise, [noisy])
+    with pytest.raises(NasdipError, match="reward 'recorrupted' self-validates in a way task 'sr' does not"):
+        fit_problems(recorrupted, sr, [sr.observe(torch.rand(1, 3, 16, 16))])

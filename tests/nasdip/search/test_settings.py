@@ -40,7 +40,7 @@ def test_observed_images_default_to_the_tasks_no_reference_reward(monkeypatch):
 
 
 def test_no_reference_rewards_are_those_needing_no_clean_images_built_ins_first(register_plugin):
-    assert no_reference_rewards() == ["holdout", "cross-scale", "psd", "psd-hist", "lowpass"]
+    assert no_reference_rewards() == ["holdout", "cross-scale", "recorrupted", "psd", "psd-hist", "lowpass"]
 
     class Plugin:
         @hookimpl
@@ -49,7 +49,7 @@ def test_no_reference_rewards_are_those_needing_no_clean_images_built_ins_first(
             register(Reward("fidelity", lambda c: 0.0))  # needs clean images: not listed
 
     register_plugin(Plugin(), "settings-rewards")
-    assert no_reference_rewards() == ["holdout", "cross-scale", "psd", "psd-hist", "lowpass", "sharpness"]
+    assert no_reference_rewards() == ["holdout", "cross-scale", "recorrupted", "psd", "psd-hist", "lowpass", "sharpness"]
 
 
 def full_settings() -> SearchSettings:
@@ -125,7 +125,7 @@ def test_valid_settings_validate():
         ({"space": "grid"}, UnknownNameError, "unknown search space 'grid'; available: "),
         ({"task": "deblur"}, UnknownNameError, "unknown task 'deblur'; available: dehaze, denoise, inpaint, sr"),
         ({"reward": "lpips"}, UnknownNameError, "unknown reward 'lpips'; available: cross-scale, holdout, lowpass, psd, "
-                                            "psd-hist, psnr, psnr-max, ssim"),
+                                            "psd-hist, psnr, psnr-max, recorrupted, ssim"),
         ({"executor": "slurm"}, UnknownNameError, "unknown executor 'slurm'; available: process, ray, serial, "
                                                   "streams"),
         ({"task_values": {"scale": 3}}, UsageError, "--scale must be one of 2, 4, 8, got 3"),
@@ -137,7 +137,8 @@ def test_valid_settings_validate():
         ({"executor_options": {"threads": 2}}, UsageError, "executor 'serial' has no option --threads (its options: "
                                                            "none)"),
         ({"observed": True, "reward": "ssim"}, UsageError, "reward 'ssim' needs clean images; with --observed use a "
-                                                           "no-reference reward (holdout, cross-scale, psd, psd-hist, lowpass)"),
+                                                           "no-reference reward (holdout, cross-scale, recorrupted, psd, psd-hist, "
+                                                           "lowpass)"),
         ({"stopping": {"stop": "wmv", "stop_window": 8}}, NasdipError, "the stopping window (8 steps) must be shorter "
                                                                        "than the step cap (--iters 4)"),
         ({"schedule": "halving", "ladder": []}, UsageError, "the halving schedule needs a ladder of at least 2 rungs"),
