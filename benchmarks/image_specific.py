@@ -1,8 +1,8 @@
 """Does ``nasdip restore --arch auto`` (an architecture chosen for each observation) beat fixed architectures?
 
     python benchmarks/image_specific.py [--task denoise --task sr --task inpaint] [--images N] [--image NAME] [--crop 128]
-        [--width 32] [--seed 0] [--auto-candidates N] [--auto-budget FITS] [--auto-score SCORE] [--auto-workers N]
-        [--auto-include ARCHS] [--arm ARM] [--images-dir DIR] [--out runs/image-specific-{task}/results.json]
+        [--width 32] [--seed 0] [--auto-candidates N] [--auto-budget FITS] [--auto-score SCORE] [--auto-reward REWARD]
+        [--auto-workers N] [--auto-include ARCHS] [--arm ARM] [--images-dir DIR] [--out runs/image-specific-{task}/results.json]
         [--table-only] [--quick]
 
 **Target**: ``--arch auto`` at least +0.5 dB over ``dip-skip`` on average and above the
@@ -55,7 +55,7 @@ NASDIP = (sys.executable, "-c", "from nasdip.cli import main; main()")
 #: --quick: toy sizes that check the harness (SR's cross-scale reward needs a 20-pixel low-resolution side).
 QUICK = {"crop": 96, "width": 8, "iters": 60, "images": 1, "auto_candidates": 4}
 AUTO_FLAGS = {"auto_candidates": "--auto-candidates", "auto_budget": "--auto-budget", "auto_score": "--auto-score",
-              "auto_workers": "--auto-workers", "auto_include": "--auto-include"}
+              "auto_reward": "--auto-reward", "auto_workers": "--auto-workers", "auto_include": "--auto-include"}
 Record = dict[str, Any]
 
 
@@ -83,11 +83,12 @@ def setup_of(args: argparse.Namespace, name: str) -> dict[str, Any]:
 
 
 def load_results(path: Path, setup: dict[str, Any]) -> dict[str, Any]:
-    """The saved results (the same setup), else new ones."""
+    """The saved results (the same setup; an option they predate counts as not given), else new ones."""
     if not path.exists():
         return {"setup": setup, "images": {}}
     results = json.loads(path.read_text())
-    if results["setup"] != setup:
+    saved = results["setup"]
+    if set(saved) - set(setup) or any(saved.get(key) != value for key, value in setup.items()):
         raise SystemExit(f"{path} holds results for {results['setup']}, not {setup}; choose another --out")
     return results
 
@@ -308,6 +309,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--auto-candidates", type=int, default=None)
     parser.add_argument("--auto-budget", type=float, default=None)
     parser.add_argument("--auto-score", default=None)
+    parser.add_argument("--auto-reward", default=None, help="auto's no-reference reward (default: the task's)")
     parser.add_argument("--auto-workers", type=int, default=None, help="fit auto's candidates on N processes")
     parser.add_argument("--auto-include", default=None, help="auto's unscored architectures (none: no one)")
     parser.add_argument("--arm", action="append", default=None, help="only this arm (repeatable)")

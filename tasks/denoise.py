@@ -3,8 +3,8 @@
 Observation: ``clip(clean + N(0, (sigma/255)^2), 0, 1)``. Defaults: 3000 steps, Adam lr 0.01, reg_noise 1/30,
 exponential average of the output (0.99), roll back when the loss rises by more than 5 dB; ``restore`` stops
 automatically (``--stop auto``, the 3000 steps its cap) unless told otherwise. Metrics: PSNR and
-SSIM over all channels of the full image. No-reference rewards: ``holdout`` (its default) and ``recorrupted``
-(:meth:`Denoising.self_validation_problem`).
+SSIM over all channels of the full image. No-reference rewards: ``recorrupted`` (its default,
+:meth:`Denoising.self_validation_problem`) and ``holdout``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ class Denoising(Task):
     default_arch = "nasdip-denoise"
     reference_archs = (DIP_BASELINE, "nasdip-denoise")
     auto_include = (DIP_BASELINE, "nasdip-denoise", "searched-denoise")
-    no_reference_reward = "holdout"
+    #: Recorrupted self-validation ranked architectures by their true PSNR at Kendall tau 0.83 on two search images
+    #: where the held-out pixels reached 0.33 and 0.11 (docs: score agreement results).
+    no_reference_reward = "recorrupted"
     self_validation = "recorrupted"
     #: The automatic stop returned 1.9-9.8 dB more than the 3000 fixed steps (docs: stopping results).
     restore_stop = "auto"

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 AUTO = "auto"
 #: The ``restore`` options that tune the choice, by parameter name (flag, default); given only with ``--arch auto``.
 AUTO_OPTIONS = {"auto_candidates": "--auto-candidates", "auto_budget": "--auto-budget", "auto_score": "--auto-score",
-                "auto_workers": "--auto-workers", "auto_include": "--auto-include"}
+                "auto_reward": "--auto-reward", "auto_workers": "--auto-workers", "auto_include": "--auto-include"}
 #: The value of ``--auto-include`` that includes no known architecture.
 INCLUDE_NONE = "none"
 
@@ -83,16 +83,16 @@ def included_archs(task, auto_include: str | None) -> tuple[list, bool]:
 
 
 def plan_choice(request, auto_candidates: int | None = None, auto_budget: float | None = None,
-                auto_score: str | None = None, auto_workers: int | None = None,
-                auto_include: str | None = None) -> tuple[str, AutoPlan, tuple]:
+                auto_score: str | None = None, auto_workers: int | None = None, auto_include: str | None = None,
+                auto_reward: str | None = None) -> tuple[str, AutoPlan, tuple]:
     """The no-reference reward, the plan of a choice on the request's observation and the architectures it
     includes unscored (defaults for the options not given; ``auto_workers``, taken with the other ``--auto-*``
-    options, does not change them); one-line refusals, before any work, for a task without such a reward, an
-    unusable plan, score or inclusion, or an observation the reward cannot use."""
+    options, does not change them); one-line refusals, before any work, for a task without such a reward (or an
+    ``auto_reward`` that is none), an unusable plan, score or inclusion, or an observation the reward cannot use."""
     from nasdip.search import auto
     from nasdip.search.ladder import check_score_rung
 
-    reward = auto.no_reference_reward(request)
+    reward = auto.no_reference_reward(request, auto_reward)
     plan = auto.plan_auto(auto.DEFAULT_CANDIDATES if auto_candidates is None else auto_candidates,
                           auto.DEFAULT_BUDGET if auto_budget is None else auto_budget, request.settings.iters,
                           auto.fit_ratio(request, reward))
@@ -103,7 +103,7 @@ def plan_choice(request, auto_candidates: int | None = None, auto_budget: float 
 
 def restore_auto(request, out_dir: Path, logdir: Path | None, quiet: bool, compare: tuple = (),
                  auto_candidates: int | None = None, auto_budget: float | None = None, auto_score: str | None = None,
-                 auto_workers: int | None = None, auto_include: str | None = None,
+                 auto_workers: int | None = None, auto_include: str | None = None, auto_reward: str | None = None,
                  as_json: bool = False) -> dict[str, Any]:
     """Choose the architecture on the request's observation (``request.arch`` is ignored; the selection's fits on
     ``auto_workers`` local processes), restore with it at the request's settings, write
@@ -114,7 +114,8 @@ def restore_auto(request, out_dir: Path, logdir: Path | None, quiet: bool, compa
 
     budget = auto.DEFAULT_BUDGET if auto_budget is None else auto_budget
     score = auto_score or auto.DEFAULT_SCORE
-    reward, plan, include = plan_choice(request, auto_candidates, budget, score, auto_include=auto_include)
+    reward, plan, include = plan_choice(request, auto_candidates, budget, score, auto_include=auto_include,
+                                        auto_reward=auto_reward)
     problem, task = request.problem, request.task
     with selection_dir(logdir, problem.name) as run_dir:
         bar = SearchProgress(quiet)

@@ -120,9 +120,18 @@ def include_in(plan: AutoPlan, include: Sequence[Arch], given: bool) -> tuple[Au
     return replace(plan, included=len(kept)), kept
 
 
-def no_reference_reward(request: FitRequest) -> str:
-    """The task's declared no-reference reward; a task that declares none (or an unknown one) is refused."""
+def no_reference_reward(request: FitRequest, chosen: str | None = None) -> str:
+    """``chosen`` (``--auto-reward``), else the task's declared no-reference reward; a task that declares none (or
+    an unknown one), or a chosen reward that needs clean images or no fit, is refused in one line."""
     task = request.task
+    if chosen is not None:
+        reward = registry.get("rewards", chosen)
+        if reward.needs_clean:
+            raise UsageError(f"--auto-reward {chosen} needs clean images; choose a no-reference reward, e.g. "
+                             f"{task.no_reference_reward or 'holdout'}")
+        if not reward.needs_fit:
+            raise UsageError(f"--auto-reward {chosen} is a training-free score; give it as --auto-score {chosen}")
+        return chosen
     name = task.no_reference_reward
     if name is None:
         raise UsageError(f"task {task.name!r} declares no no-reference reward (Task.no_reference_reward), so --arch "

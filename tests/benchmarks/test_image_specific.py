@@ -123,6 +123,11 @@ def test_a_rerun_restores_only_what_is_missing(tmp_path, monkeypatch, capsys):
     calls.clear()
     image_specific.measure_task("denoise", args, path)
     assert calls == []  # everything saved: nothing restored
+    saved = json.loads(path.read_text())
+    del saved["setup"]["auto_reward"]  # results saved before the option existed: it was not given
+    path.write_text(json.dumps(saved))
+    image_specific.measure_task("denoise", args, path)
+    assert calls == []
     other = image_specific.parse(["--quick", "--task", "denoise", "--width", "12"])
     with pytest.raises(SystemExit, match="choose another --out"):
         image_specific.measure_task("denoise", other, path)

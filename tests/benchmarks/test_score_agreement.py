@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))  # it imports its sibling benchmarks as plain modules
@@ -68,3 +69,37 @@ def test_quick_run_scores_fits_and_self_validates_every_candidate(tmp_path, caps
     # a rerun resumes: nothing left to evaluate, the same table
     score_agreement.main(["--quick", "--task", "sr", "--results-dir", str(tmp_path)])
     assert row in capsys.readouterr().out
+
+
+def test_denoising_is_self_validated_by_recorruption_on_the_images_of_another_folder(tmp_path, capsys, monkeypatch):
+    """The measurements are wired (fits replaced by a stand-in): the folder's image named, every kind of denoising
+    with ``recorrupted`` and no ``cross-scale``, and an image the folder lacks refused."""
+    from types import SimpleNamespace
+
+    from nasdip.io.images import save_image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for seed, name in enumerate(("first", "second")):  # --quick reads the first image only
+        save_image(folder / f"{name}.png", torch.rand(1, 3, 100, 100, generator=torch.Generator().manual_seed(seed)))
+    jobs = []
+
+    def evaluate(job):
+        jobs.append(job)
+        value = float(len(jobs))
+        return SimpleNamespace(status="ok", error=None, reward=value, seconds=0.0,
+                               metrics={"psnr": value, "holdout_psnr": value, "stop_step": 1})
+
+    monkeypatch.setattr(score_agreement, "evaluate", evaluate)
+    args = ["--quick", "--task", "denoise", "--images-dir", str(folder), "--image", "first",
+            "--results-dir", str(tmp_path)]
+    score_agreement.main(args)
+    results = json.loads((tmp_path / "score-agreement-denoise.json").read_text())
+    archs = score_agreement.candidate_archs(score_agreement.QUICK["archs"], 0, with_presets=False)
+    kinds = ("psd", "psd-hist", "lowpass", "fit", "recorrupted")
+    assert set(results["evaluations"]) == {f"first|{label}|{kind}" for label in archs for kind in kinds}
+    assert {job.reward for job in jobs} == {"psd", "psd-hist", "lowpass", "psnr", "recorrupted"}
+    header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("image"))
+    assert "tau recorrupted" in header and "tau cross-scale" not in header
+    with pytest.raises(SystemExit, match="--image third: no such image in .*images .there are: first"):
+        score_agreement.main([*args[:-4], "--image", "third", "--results-dir", str(tmp_path)])

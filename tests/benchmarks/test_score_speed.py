@@ -17,7 +17,8 @@ def test_score_speed_reports_every_score_and_the_processes_rate():
                           capture_output=True, text=True, timeout=600, check=True)
     lines = done.stdout.splitlines()
     assert lines[0].startswith("denoise, 2 crops of 64 px, width 4, 2 noise inputs, 4 random nasdip")
-    assert re.search(r"build afresh [\d.]+ ms, rebuild \+ re-initialise [\d.]+ ms, forward [\d.]+ ms", lines[1])
+    assert re.search(r"build afresh [\d.]+ ms, rebuild \+ re-initialise [\d.]+ ms, whole forward pass [\d.]+ ms; "
+                     r"rebuild \+ forward as scored \(encoder shared\) [\d.]+ ms", lines[1])
     for name, line in zip(("psd", "lowpass"), lines[2:], strict=True):
         assert re.fullmatch(rf"  {name}\s+[\d.]+ candidates/s \([\d.]+ ms each\); 2 processes of 1 thread:\s+"
                             r"[\d.]+ candidates/s", line), line

@@ -62,6 +62,19 @@ def test_auto_restores_with_the_architecture_it_chose_and_writes_it_beside(runne
     assert json.loads(again.output)["arch"] == "auto-noisy"
 
 
+def test_auto_ranks_by_the_reward_it_is_told(runner, tmp_path):
+    """``--auto-reward`` replaces the task's no-reference reward: denoising ranked by recorruption (fits of the
+    observation's size, so the plan and the cost are those of held-out pixels)."""
+    noisy = image(tmp_path / "noisy.png")
+    result = restore(runner, noisy, "--task", "denoise", "--arch", "auto", "--auto-reward", "recorrupted",
+                     "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "ranked by recorrupted" in result.output
+    meta = json.loads((tmp_path / "out" / "noisy_denoise_arch.json").read_text())["meta"]
+    assert (meta["reward"], meta["fitted"], meta["selection_steps"]) == ("recorrupted", [9, 3], [3, 10])
+    assert meta["cost"] == pytest.approx((9 * 3 + 3 * 10 + 30) / 30, abs=1e-3)
+
+
 def test_auto_super_resolution_selects_across_scales_and_prints_its_choice(runner, tmp_path):
     low = image(tmp_path / "low.png", side=21)  # odd: cropped to 20 for the cross-scale fits
     result = restore(runner, low, "--task", "sr", "--scale", "2", "--arch", "auto", "--auto-candidates", "54",
@@ -149,6 +162,14 @@ def unrankable(register_plugin):
     (["--task", "denoise", "--auto-budget", "2"], "--auto-candidates and --auto-budget tune --arch auto only"),
     (["--task", "denoise", "--arch", "auto", "--auto-score", "holdout"], "reward 'holdout' needs a fit, so it cannot "
                                                                          "score the score rung"),
+    (["--task", "denoise", "--arch", "auto", "--auto-reward", "psnr"], "--auto-reward psnr needs clean images; "
+                                                                       "choose a no-reference reward, e.g. holdout"),
+    (["--task", "denoise", "--arch", "auto", "--auto-reward", "psd"], "--auto-reward psd is a training-free score; "
+                                                                      "give it as --auto-score psd"),
+    (["--task", "denoise", "--arch", "auto", "--auto-reward", "cross-scale"], "reward 'cross-scale' self-validates "
+                                                                              "in a way task 'denoise' does not"),
+    (["--task", "denoise", "--auto-reward", "recorrupted"], "--auto-candidates and --auto-reward tune --arch auto "
+                                                            "only"),
     (["--task", "sr", "--scale", "8", "--arch", "auto"], "cross-scale self-validation restores it from a x8 smaller "
                                                          "copy) is 16x16"),
     (["--task", "denoise", "--auto-include", "dip-skip"], "--auto-candidates and --auto-include tune --arch auto "
