@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from time_to_result import IMAGES, TASK_OPTIONS, problems_for
+from time_to_result import TASK_OPTIONS, chosen_problems
 
 from nasdip import registry
 from nasdip.arch.catalog import presets, resolve_arch
@@ -160,16 +160,7 @@ def measure_task(name: str, args: argparse.Namespace, path: Path) -> dict[str, A
     results = load_results(path, setup_of(args, name))
     results.update(arms=names, notes=notes, baseline=task.baseline_name, machine=machine(args.device),
                    command=command_line(args))
-    if args.images_dir is not None:
-        IMAGES[name] = Path(args.images_dir)
-    problems = problems_for(task, name, args)
-    unknown = sorted(set(args.image or ()) - {problem.name for problem in problems})
-    if unknown:
-        raise SystemExit(f"--image {unknown[0]}: no such image in {IMAGES[name]} (there are: "
-                         f"{', '.join(problem.name for problem in problems)})")
-    for problem in problems:
-        if args.image and problem.name not in args.image:
-            continue
+    for problem in chosen_problems(task, name, args):
         done = results["images"].setdefault(problem.name, {})
         missing = [arm for arm in names if arm not in done]
         if not missing:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from fidelity import architectures
 from ranking import kendall_tau
-from time_to_result import IMAGES, TASK_OPTIONS, problems_for
+from time_to_result import TASK_OPTIONS, chosen_problems
 
 from nasdip import registry
 from nasdip.arch.catalog import presets
@@ -93,16 +93,7 @@ def evaluate_all(args, task_name: str, results: dict) -> None:
     config = NetConfig(width=args.width).to_dict()
     archs = candidate_archs(args.archs, args.seed, with_presets=not args.quick)
     path = Path(args.results_dir) / f"score-agreement-{task_name}.json"
-    if args.images_dir is not None:
-        IMAGES[task_name] = Path(args.images_dir)
-    problems = problems_for(task, task_name, args)
-    unknown = sorted(set(args.image or ()) - {problem.name for problem in problems})
-    if unknown:
-        raise SystemExit(f"--image {unknown[0]}: no such image in {IMAGES[task_name]} (there are: "
-                         f"{', '.join(problem.name for problem in problems)})")
-    for problem in problems:
-        if args.image and problem.name not in args.image:
-            continue
+    for problem in chosen_problems(task, task_name, args):
         for kind, reward in measurements(task_name).items():
             for label, arch in archs.items():
                 key = f"{problem.name}|{label}|{kind}"

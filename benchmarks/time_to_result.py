@@ -71,15 +71,28 @@ class Run:
     measured: float | None = None  # --full: the reference's measured seconds beside the extrapolation
 
 
-def problems_for(task, name: str, args) -> list:
-    """The task's validation images (the built-in photo when absent), centre-cropped and degraded."""
-    folder = IMAGES[name]
+def problems_for(task, name: str, args, folder: Path | None = None) -> list:
+    """The task's validation images (or ``folder``'s; the built-in photo when absent), centre-cropped and
+    degraded."""
+    folder = IMAGES[name] if folder is None else folder
     paths = list_images(folder)[: args.images] if folder.is_dir() else []
     cleans = ([(path.stem, crop_square(load_image(path)[0], args.crop)) for path in paths]
               or [("grace_hopper", crop_square(builtin_photo()[0], args.crop))])
     if name == "inpaint":  # the paper's inpainting set is grey
         cleans = [(label, image.mean(dim=1, keepdim=True)) for label, image in cleans]
     return degrade_set(task, cleans, args.seed)
+
+
+def chosen_problems(task, name: str, args) -> list:
+    """:func:`problems_for` from ``args.images_dir`` when given (another folder than the validation images), only
+    those named by ``args.image`` when given (degraded as in a run over all of them); an unknown name exits."""
+    folder = IMAGES[name] if args.images_dir is None else Path(args.images_dir)
+    problems = problems_for(task, name, args, folder)
+    unknown = sorted(set(args.image or ()) - {problem.name for problem in problems})
+    if unknown:
+        raise SystemExit(f"--image {unknown[0]}: no such image in {folder} (there are: "
+                         f"{', '.join(problem.name for problem in problems)})")
+    return [problem for problem in problems if not args.image or problem.name in args.image]
 
 
 class Reference:

@@ -101,5 +101,5 @@ def test_denoising_is_self_validated_by_recorruption_on_the_images_of_another_fo
     assert {job.reward for job in jobs} == {"psd", "psd-hist", "lowpass", "psnr", "recorrupted"}
     header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("image"))
     assert "tau recorrupted" in header and "tau cross-scale" not in header
-    with pytest.raises(SystemExit, match="--image third: no such image in .*images .there are: first"):
+    with pytest.raises(SystemExit, match=r"--image third: no such image in .*images \(there are: first\)"):
         score_agreement.main([*args[:-4], "--image", "third", "--results-dir", str(tmp_path)])

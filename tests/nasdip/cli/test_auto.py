@@ -43,7 +43,7 @@ def test_auto_restores_with_the_architecture_it_chose_and_writes_it_beside(runne
     report = json.loads(result.output)
     assert report["arch"] == "auto-noisy" and report["arch_file"] == str(tmp_path / "out" / "noisy_denoise_arch.json")
     meta = report["auto"]
-    assert (meta["score"], meta["reward"], meta["fitted"]) == ("psd", "holdout", [9, 3])
+    assert (meta["score"], meta["reward"], meta["fitted"]) == ("psd", "recorrupted", [9, 3])
     assert meta["included"] == list(Denoising.auto_include)  # the task's presets, in 3 of the 9 places
     assert meta["scored"] == 2 * (9 - 3)
     included = {resolve_arch(name).digest for name in Denoising.auto_include}
@@ -63,15 +63,15 @@ def test_auto_restores_with_the_architecture_it_chose_and_writes_it_beside(runne
 
 
 def test_auto_ranks_by_the_reward_it_is_told(runner, tmp_path):
-    """``--auto-reward`` replaces the task's no-reference reward: denoising ranked by recorruption (fits of the
-    observation's size, so the plan and the cost are those of held-out pixels)."""
+    """``--auto-reward`` replaces the task's no-reference reward: denoising ranked by held-out pixels (fits of the
+    observation's size, as recorruption's, so the plan and the cost are the same)."""
     noisy = image(tmp_path / "noisy.png")
-    result = restore(runner, noisy, "--task", "denoise", "--arch", "auto", "--auto-reward", "recorrupted",
+    result = restore(runner, noisy, "--task", "denoise", "--arch", "auto", "--auto-reward", "holdout",
                      "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
-    assert "ranked by recorrupted" in result.output
+    assert "ranked by holdout" in result.output
     meta = json.loads((tmp_path / "out" / "noisy_denoise_arch.json").read_text())["meta"]
-    assert (meta["reward"], meta["fitted"], meta["selection_steps"]) == ("recorrupted", [9, 3], [3, 10])
+    assert (meta["reward"], meta["fitted"], meta["selection_steps"]) == ("holdout", [9, 3], [3, 10])
     assert meta["cost"] == pytest.approx((9 * 3 + 3 * 10 + 30) / 30, abs=1e-3)
 
 
@@ -163,7 +163,8 @@ def unrankable(register_plugin):
     (["--task", "denoise", "--arch", "auto", "--auto-score", "holdout"], "reward 'holdout' needs a fit, so it cannot "
                                                                          "score the score rung"),
     (["--task", "denoise", "--arch", "auto", "--auto-reward", "psnr"], "--auto-reward psnr needs clean images; "
-                                                                       "choose a no-reference reward, e.g. holdout"),
+                                                                       "choose a no-reference reward, e.g. "
+                                                                       "recorrupted"),
     (["--task", "denoise", "--arch", "auto", "--auto-reward", "psd"], "--auto-reward psd is a training-free score; "
                                                                       "give it as --auto-score psd"),
     (["--task", "denoise", "--arch", "auto", "--auto-reward", "cross-scale"], "reward 'cross-scale' self-validates "

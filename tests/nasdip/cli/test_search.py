@@ -115,7 +115,8 @@ def degraded_folder(tmp_path, count=2, side=40):
 def test_observed_search_rewards_without_ground_truth(runner, tmp_path):
     folder = degraded_folder(tmp_path)
     result = runner.invoke(cli, ["search", "--searcher", "random", "--task", "denoise", "--space", "upsample-cell",
-                                 "--observed", "--images", str(folder), "--budget", "2", "--stop", "auto",
+                                 "--observed", "--images", str(folder), "--reward", "holdout", "--budget", "2",
+                                 "--stop", "auto",
                                  "--stop-window", "5", "--stop-patience", "10", "--run-dir", str(tmp_path / "run"),
                                  "--json", *TINY])
     assert result.exit_code == 0, result.output

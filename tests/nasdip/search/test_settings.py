@@ -33,7 +33,7 @@ def test_given_names_are_kept():
 
 def test_observed_images_default_to_the_tasks_no_reference_reward(monkeypatch):
     assert SearchSettings(searcher="random", task="sr", observed=True).reward == "cross-scale"
-    assert SearchSettings(searcher="random", task="denoise", observed=True).reward == "holdout"
+    assert SearchSettings(searcher="random", task="denoise", observed=True).reward == "recorrupted"
     assert SearchSettings(searcher="random", task="sr", observed=True, reward="psnr").reward == "psnr"
     monkeypatch.setattr(registry.get("tasks", "dehaze"), "no_reference_reward", None)  # declares none
     assert SearchSettings(searcher="random", task="dehaze", observed=True).reward == no_reference_rewards()[0]
