@@ -261,7 +261,7 @@ def restore_command() -> click.Command:
                          help="--arch auto: the training-free score that screens the candidates (default psd)."),
             click.option("--auto-reward", type=RegistryName("rewards"), default=None, metavar="REWARD",
                          help="--arch auto: the no-reference reward that ranks the fitted candidates (default: the "
-                              "task's, e.g. holdout for denoising, cross-scale for super-resolution)."),
+                              "task's, e.g. recorrupted for denoising, cross-scale for super-resolution)."),
             click.option("--auto-include", default=None, metavar="ARCHS",
                          help="--arch auto: presets or architecture files (comma-separated) fitted unscored beside "
                               "the best-scored candidates; none: only scored ones (default: the task's, e.g. "
