@@ -74,7 +74,7 @@ def mean_power(images: torch.Tensor) -> torch.Tensor:
 
 #: The observations' spectra, kept while their tensors live and are unchanged (every candidate of a search or an
 #: auto choice is compared with the same observations): id -> (a weak reference, the tensor's version, results).
-_OBSERVED: dict[int, tuple[weakref.ref, int, dict[tuple[str, str], torch.Tensor]]] = {}
+_OBSERVED: dict[int, tuple[weakref.ref, int, dict[tuple[Callable, str], torch.Tensor]]] = {}
 
 
 def observed(observation: torch.Tensor, device: torch.device,
@@ -87,7 +87,7 @@ def observed(observation: torch.Tensor, device: torch.device,
         while len(_OBSERVED) >= 64:
             del _OBSERVED[next(iter(_OBSERVED))]
         kept = _OBSERVED[id(observation)] = (weakref.ref(observation), version, {})
-    key = (compute.__name__, str(device))
+    key = (compute, str(device))
     if key not in kept[2]:
         kept[2][key] = compute(observation.to(device))
     return kept[2][key]
