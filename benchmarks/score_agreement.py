@@ -49,8 +49,6 @@ from nasdip.search.evaluate import evaluate
 from nasdip.search.jobs import EvalJob
 
 SCORES = ("psd", "psd-hist", "lowpass")
-#: The self-validation rewards a task may have (measured for the tasks that self-validate that way).
-SELF_VALIDATION = ("cross-scale", "recorrupted")
 #: Held-out share of the observed pixels in every fit (``--stop auto`` reads them).
 HOLDOUT = 0.1
 #: The share of candidates a score rung keeps in the regret column.
@@ -160,7 +158,8 @@ def table(results: dict) -> None:
     labels = list(dict.fromkeys(key.split("|")[1] for key in evaluations))
     kinds = list(measurements(results["task"]))
     per_image = [columns(evaluations, image, labels, kinds) for image in images]
-    names = [name for name in (*SCORES, "holdout", *SELF_VALIDATION) if any(name in t for t in per_image)]
+    validations = [reward.name for _, reward in registry.registrations("rewards") if reward.self_validation]
+    names = [name for name in (*SCORES, "holdout", *validations) if any(name in t for t in per_image)]
     print(f"{results['task']}: {results['setup']}")
     print(f"{'image':12} {'n':>3} " + " ".join(f"{'tau ' + name:>15}" for name in names) + "   regret@10% dB: "
           + " ".join(f"{name:>11}" for name in names) + f" {'best PSNR':>9}")
