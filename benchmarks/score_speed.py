@@ -1,15 +1,19 @@
 """How many candidates per second a training-free score rates: forward passes of untrained networks only.
 
     OMP_NUM_THREADS=2 python benchmarks/score_speed.py [--task sr] [--crop 64] [--width 16] [--candidates 60]
-        [--score psd --score psd-hist --score lowpass] [--threads 2] [--workers 2]
+        [--score psd --score psd-hist --score lowpass] [--threads 2] [--workers 2] [--proposal-order]
 
 Random architectures of the ``nasdip`` space are scored on the two search crops of the built-in photo (degraded by
-the task, as ``nasdip search`` does) through the registered reward, exactly as a score rung evaluates them (one
-model and one batch of noise inputs per candidate; the two crops share both; one network per thread is rebuilt
-and re-initialised for each candidate; the encoder's part of the forward pass, the same for every candidate of one
-seed, computed once). Prints candidates per second for each score (with ``--workers N`` also of ``N``
-single-threaded processes scoring at once) and where a candidate's time goes (building a network afresh against
-rebuilding the thread's, the whole forward pass against the scores' rebuild and forward; the rest is the spectra).
+the task, as ``nasdip search`` does) through the registered reward, exactly as a score rung evaluates them (in a
+score round's order, by their choices, so that candidates of one cell follow each other; one model and one batch
+of noise inputs per candidate; the two crops share both; one network per thread is rebuilt and re-initialised for
+each candidate, skipping the weights it would draw again; the encoder's part of the forward pass, the same for
+every candidate of one seed, computed once, and a cell's cross-scale upsamplings once for its candidates). The
+more candidates, the more share a cell (321 cells): ``--candidates 1000`` is a prescreen's size,
+``--proposal-order`` scores them in the order they were drawn. Prints candidates per second for each score (with
+``--workers N`` also of ``N`` single-threaded processes scoring at once, taking the candidates in turn as the
+process executor does) and where a candidate's time goes (building a network afresh against rebuilding the
+thread's, the whole forward pass against the scores' rebuild and forward; the rest is the spectra).
 """
 
 from __future__ import annotations
@@ -27,18 +31,20 @@ from nasdip.fit.request import FitRequest
 from nasdip.fit.tracker import build_seeded
 from nasdip.fit.untrained import NOISE_INPUTS, noise_inputs, seeded_model, untrained_output
 from nasdip.io.builtin import builtin_regions
+from nasdip.nn.cell import Cell
 from nasdip.nn.config import NetConfig
+from nasdip.search.driver import choice_order
 from nasdip.search.reward import RewardContext
 
 TASK_OPTIONS = {"denoise": {"sigma": 25.0}, "sr": {"scale": 4}, "inpaint": {}}
 
 
 def breakdown(task, problem, archs, config, settings) -> tuple[float, float, float, float]:
-    """Mean seconds per candidate to build its seeded model afresh, to rebuild the thread's model into it (what
-    the scores do, :func:`nasdip.fit.untrained.seeded_model`), to run its whole forward pass, and to rebuild it and
-    run the forward pass as the scores do (:func:`nasdip.fit.untrained.untrained_output`: the encoder's part
-    computed once for all the candidates)."""
-    build = rebuild = forward = scored = 0.0
+    """Mean seconds per candidate to build its seeded model afresh, to rebuild the thread's model into it from the
+    previous candidate's and re-initialise it (:func:`nasdip.fit.untrained.seeded_model`), to run its forward pass
+    as the scores do (:func:`nasdip.fit.untrained.untrained_output`: the encoder's part computed once for all the
+    candidates, a cell's cross-scale upsamplings once for its candidates) and to run its whole forward pass."""
+    build = rebuild = scored = forward = 0.0
     for arch in archs:
         request = FitRequest(task, problem, arch, config, settings)
         start = time.perf_counter()
@@ -46,13 +52,13 @@ def breakdown(task, problem, archs, config, settings) -> tuple[float, float, flo
         built = time.perf_counter()
         model = seeded_model(request)
         rebuilt = time.perf_counter()
+        untrained_output(request)  # the same model: nothing left to rebuild or draw
+        passed = time.perf_counter()
         with torch.inference_mode():
             model(noise_inputs(request, config.input_depth, NOISE_INPUTS))
-        passed = time.perf_counter()
-        untrained_output(request)
-        build, rebuild, forward = build + built - start, rebuild + rebuilt - built, forward + passed - rebuilt
-        scored += time.perf_counter() - passed
-    return tuple(seconds / len(archs) for seconds in (build, rebuild, forward, scored))
+        build, rebuild, scored = build + built - start, rebuild + rebuilt - built, scored + passed - rebuilt
+        forward += time.perf_counter() - passed
+    return tuple(seconds / len(archs) for seconds in (build, rebuild, scored, forward))
 
 
 def score_all(name: str, task, problems, archs, config, settings) -> float:
@@ -99,6 +105,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="also time this many processes of one thread scoring at once (e.g. one per core)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--proposal-order", action="store_true",
+                        help="score the candidates in the order they were drawn, not as a score round orders them")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -108,14 +116,18 @@ def main() -> None:
     config = NetConfig(width=args.width)
     space = registry.get("spaces", "nasdip")
     rng = random.Random(args.seed)
+    warm_up = [space.sample(random.Random(-1 - args.seed)) for _ in range(5)]
     archs = [space.sample(rng) for _ in range(args.candidates)]
+    if not args.proposal_order:
+        archs.sort(key=choice_order)
+    order = "in the order drawn" if args.proposal_order else "in a score round's order"
     print(f"{args.task}, {len(problems)} crops of {args.crop} px, width {args.width}, {NOISE_INPUTS} noise inputs, "
-          f"{args.candidates} random nasdip architectures, {torch.get_num_threads()} torch threads")
-    breakdown(task, problems[0], archs[:5], config, settings)  # also warms oneDNN up
-    build, rebuild, forward, scored = breakdown(task, problems[0], archs, config, settings)
-    print(f"  per candidate: build afresh {1000 * build:.1f} ms, rebuild + re-initialise {1000 * rebuild:.1f} ms, "
-          f"whole forward pass {1000 * forward:.1f} ms; rebuild + forward as scored (encoder shared) "
-          f"{1000 * scored:.1f} ms")
+          f"{args.candidates} random nasdip architectures ({len({Cell.from_choices(a.choices) for a in archs})} cells) "
+          f"{order}, {torch.get_num_threads()} torch threads")
+    breakdown(task, problems[0], warm_up, config, settings)  # also warms oneDNN up
+    build, rebuild, scored, forward = breakdown(task, problems[0], archs, config, settings)
+    print(f"  per candidate: build afresh {1000 * build:.1f} ms, rebuild + re-initialise {1000 * rebuild:.1f} ms; "
+          f"forward pass as scored {1000 * scored:.1f} ms, whole forward pass {1000 * forward:.1f} ms")
     for name in args.score or ["psd", "psd-hist", "lowpass"]:
         seconds = score_all(name, task, problems, archs, config, settings)
         line = f"  {name:9s} {args.candidates / seconds:6.1f} candidates/s ({1000 * seconds / args.candidates:.1f} ms each)"

@@ -53,9 +53,10 @@ def _seeded(request: FitRequest) -> tuple[torch.nn.Module, tuple | None]:
     config = request.config.replace(out_channels=request.problem.channels)
     key = (request.arch.space, config, str(request.device))
     model = pool.get(key)
-    if model is not None and rebuild_network(model, request.arch):
-        return reinitialise(model, request.settings.seed), key
-    model = build_seeded(request)
+    with torch.inference_mode(False):  # parameters with version counters: reinitialise skips what it would repeat
+        if model is not None and rebuild_network(model, request.arch):
+            return reinitialise(model, request.settings.seed), key
+        model = build_seeded(request)
     if not reinitialisable(model):
         return model, None
     pool[key] = model

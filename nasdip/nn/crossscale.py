@@ -16,6 +16,7 @@ exists whatever the links (so parameter counts match it); unused ones receive no
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -60,6 +61,10 @@ class Encoding:
 
     features: list[torch.Tensor]
     paths: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
+    #: The coarser-to-finer paths (``(source, level)``, ``level < source``) of the last cell decoded without
+    #: gradients, and what they were computed by (the cross-scale upsamplers and their parameters' versions).
+    upsampled: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
+    upsampled_by: tuple | None = None
 
 
 def _count(*modules: nn.Module) -> int:
@@ -141,10 +146,29 @@ class CrossScaleNet(nn.Module):
             features.append(encoder(features[-1]))
         return Encoding(features)
 
+    def _upsampled_by(self) -> tuple | None:
+        """What the coarser-to-finer paths depend on, to keep them across decodes: a weak reference to the
+        cross-scale upsamplers and their parameters' versions; ``None`` where they cannot be kept (gradients on,
+        a super-network, or parameters without version counters)."""
+        if torch.is_grad_enabled() or callable(self.links):
+            return None
+        parameters = list(self.cross_ups.parameters())
+        if any(p.is_inference() for p in parameters):
+            return None
+        return (weakref.ref(self.cross_ups), *(p._version for p in parameters))
+
     def decode(self, encoding: Encoding) -> torch.Tensor:
-        """The rest of the forward pass: links, upsamplers, decoder and head (fills ``encoding``'s paths)."""
+        """The rest of the forward pass: links, upsamplers, decoder and head (fills ``encoding``'s paths).
+        Decoded without gradients, the coarser-to-finer paths are kept with the encoding for the next decode by the
+        same, unchanged upsamplers (candidates of one cell, differing in their links)."""
         features, fixed = encoding.features, encoding.paths
         moved: dict[tuple[int, int], torch.Tensor] = {}  # coarser-to-finer paths: they cross the upsamplers
+        by = self._upsampled_by()
+        if by is not None:
+            if encoding.upsampled_by is None or encoding.upsampled_by[0]() is not self.cross_ups or \
+                    encoding.upsampled_by[1:] != by[1:]:
+                encoding.upsampled, encoding.upsampled_by = {}, by
+            moved = encoding.upsampled
 
         def carry(source: int, level: int) -> torch.Tensor:
             """Source ``source``'s features brought to ``level`` through the shared per-level blocks."""

@@ -45,6 +45,18 @@ from nasdip.search.settings import DEFAULT_FIDELITY, SearchSettings
 MAX_CONSECUTIVE_DUPLICATES = 100
 
 
+def choice_order(arch: Arch) -> tuple[str, tuple[int, ...]]:
+    """The order a score round runs its candidates in: by their choices in their space's decision order (trial
+    numbers, and the order the searcher hears the rewards in, stay the proposal's). Candidates that share their
+    first decisions (on the NAS-DIP spaces the cell, and with it every initial weight) run one after another, so
+    that training-free scores rebuild the same network and reuse what its upsamplers computed
+    (:mod:`nasdip.fit.untrained`)."""
+    try:
+        return arch.space, registry.get("spaces", arch.space).encode(arch)
+    except Exception:  # a candidate its space cannot encode fails in its own evaluation, not here
+        return arch.space, ()
+
+
 class SearchDriver:
     """Runs (or resumes) one search in a run directory."""
 
@@ -184,7 +196,9 @@ class SearchDriver:
             else:
                 in_round.add(key)
                 to_run[index] = job
-        executor.run([self._job(index, job) for index, job in to_run.items()],
+        scoring = all(self.ladder[job.rung].score for job in to_run.values())
+        order = sorted(to_run.items(), key=lambda pair: choice_order(pair[1].arch)) if scoring else to_run.items()
+        executor.run([self._job(index, job) for index, job in order],
                      lambda outcome: self._on_outcome(outcome, round_, to_run[outcome.trial]))
         for index, job in duplicates:
             self._record_duplicate(index, round_, job)

@@ -238,3 +238,30 @@ def test_a_super_network_is_not_rewired():
     net = CrossScaleNet(SMALL, BILINEAR_CELL, lambda level, source: torch.tensor(1.0))
     with pytest.raises(TypeError, match="super-network"):
         net.rewire(BILINEAR_CELL, parse_links(SR_LINKS))
+
+
+def test_an_encoding_keeps_a_cell_s_upsampled_paths_for_its_next_links_without_gradients():
+    """One cell, other links: the kept coarser-to-finer paths decode to the fresh network's output; new
+    upsamplers, or the same ones changed in place, compute them again; with gradients nothing is kept."""
+    from nasdip.nn.init import reinitialise
+
+    net = reinitialise(fresh(REWIRE_CELLS[1], "11111 01111 00111 00011 00001", 0), 0)  # its draws recorded
+    z = torch.rand(2, 4, 32, 32)
+    with torch.no_grad():
+        encoding = net.encode(z)
+        net.decode(encoding)
+        kept = dict(encoding.upsampled)
+        assert kept and all(level < source for source, level in kept)
+        net.rewire(REWIRE_CELLS[1], parse_links(SR_LINKS))
+        reinitialise(net, 0)
+        assert torch.equal(net.decode(encoding), fresh(REWIRE_CELLS[1], SR_LINKS, 0)(z))
+        assert all(encoding.upsampled[key] is kept[key] for key in kept)  # reused, not recomputed
+        next(net.cross_ups.parameters()).add_(1)
+        assert torch.equal(net.decode(encoding), net(z))  # the whole forward pass computes every path afresh
+        assert encoding.upsampled and not any(encoding.upsampled.get(key) is kept[key] for key in kept)
+        net.rewire(REWIRE_CELLS[2], parse_links(SR_LINKS))
+        reinitialise(net, 0)
+        assert torch.equal(net.decode(encoding), fresh(REWIRE_CELLS[2], SR_LINKS, 0)(z))
+    with_grad = net.encode(z)
+    net.decode(with_grad)
+    assert with_grad.upsampled == {} and with_grad.upsampled_by is None

@@ -73,3 +73,64 @@ def test_a_network_on_the_gpu_gets_the_cpu_build_s_weights():
     module = built(0).cuda()
     reinitialise(module, 5)
     assert_same_state(module.cpu(), built(5))
+
+
+def counted_draws(monkeypatch) -> list[torch.Size]:
+    """The shapes of the tensors :func:`reinitialise` draws from then on."""
+    from nasdip.nn import init
+
+    drawn = []
+    original = init._draw
+
+    def draw(tensor, bound, generator):
+        drawn.append(tensor.shape)
+        original(tensor, bound, generator)
+
+    monkeypatch.setattr(init, "_draw", draw)
+    return drawn
+
+
+def test_reinitialising_again_skips_the_draws_it_would_repeat_and_still_matches_a_fresh_build(monkeypatch):
+    module = built(0)
+    reinitialise(module, 7)
+    drawn = counted_draws(monkeypatch)
+    with torch.no_grad():
+        module[7].weight.add_(1)  # batch norm: reset whatever happens
+    assert_same_state(reinitialise(module, 7), built(7))
+    assert drawn == []  # every conv parameter unchanged since the last draw
+    with torch.no_grad():
+        module[3].weight.add_(1)  # changed in place: it and everything after it are drawn again
+    assert_same_state(reinitialise(module, 7), built(7))
+    assert drawn == [torch.Size([8, 8, 1, 1]), torch.Size([8, 4, 5, 5]), torch.Size([4]), torch.Size([8, 1, 3, 3]),
+                     torch.Size([8, 8, 3, 3])]
+
+
+def test_a_swapped_module_is_drawn_from_the_generator_state_before_it(monkeypatch):
+    module = built(0)
+    reinitialise(module, 7)
+    module[4] = nn.ConvTranspose2d(8, 4, 5, stride=2)  # a new module where a rewired network swaps its cell
+    drawn = counted_draws(monkeypatch)
+    reinitialise(module, 7)
+    assert len(drawn) == 4  # the new module's weight and bias, then the two convolutions after it
+    torch.manual_seed(7)
+    expected = layers()
+    expected[4] = expected[4][1]  # no padding module: the same parameters in the same order
+    assert_same_state(module, expected)
+
+
+def test_another_seed_draws_everything(monkeypatch):
+    module = built(0)
+    reinitialise(module, 7)
+    drawn = counted_draws(monkeypatch)
+    assert_same_state(reinitialise(module, 8), built(8))
+    assert len(drawn) == 7  # every conv weight and bias
+
+
+def test_inference_tensors_are_always_drawn(monkeypatch):
+    with torch.inference_mode():
+        module = built(0)
+        reinitialise(module, 7)
+        drawn = counted_draws(monkeypatch)
+        reinitialise(module, 7)
+    assert len(drawn) == 7
+    assert_same_state(module, built(7))

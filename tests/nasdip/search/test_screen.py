@@ -163,6 +163,49 @@ def test_a_search_records_the_score_rung_like_any_rung(tmp_path, register_plugin
     assert driver.schedule.planned_evaluations() == len(trials)
 
 
+class InOrder(Executor):
+    """Evaluates jobs in the order given, remembering each round's trial numbers and architectures, and whether
+    they are scored."""
+
+    name = "in-order"
+    rounds: list[tuple[bool, list[int], list[Arch]]] = []
+
+    def run(self, jobs, on_outcome):
+        InOrder.rounds.append((all(job.reward == "grid-score" for job in jobs), [job.trial for job in jobs],
+                               [Arch.from_dict(job.arch) for job in jobs]))
+        for job in jobs:
+            on_outcome(evaluate(job))
+
+
+def test_a_score_round_runs_its_candidates_by_their_choices_and_keeps_the_proposal_s_numbers(
+        tmp_path, register_plugin, monkeypatch):
+    register_plugin(Synthetic(), "synthetic")
+
+    class Plugin:
+        @hookimpl
+        def register_executors(self, register):
+            register(InOrder)
+
+    register_plugin(Plugin(), "in-order")
+    heard = []
+    InOrder.rounds = []
+    driver = start_search(settings(executor="in-order"), tmp_path / "run", None)
+    monkeypatch.setattr(driver.searcher, "tell_round", lambda results: heard.append([a.digest for a, _, _ in results]))
+    driver.run()
+    trials = {t["index"]: t for t in lines(tmp_path / "run")}
+    for scored, numbers, archs in InOrder.rounds:
+        assert [trials[number]["digest"] for number in numbers] == [arch.digest for arch in archs]
+        if scored:  # a score round: by choices, whatever the proposal's order
+            codes = [driver.space.encode(arch) for arch in archs]
+            assert codes == sorted(codes) and len(archs) == 9
+        else:  # a fitted round: as proposed
+            assert numbers == sorted(numbers)
+    assert any(numbers != sorted(numbers) for scored, numbers, _ in InOrder.rounds if scored)  # reordered
+    # the searcher hears each round in the proposal's order: trial numbers ascending
+    first = heard[0]
+    assert first == [trials[index]["digest"] for index in sorted(trials)[:len(first)]]
+
+
 class Crashing(Executor):
     """Evaluates jobs, but raises after ``limit`` outcomes in this process."""
 
