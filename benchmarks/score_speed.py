@@ -9,11 +9,11 @@ score round's order, by their choices, so that candidates of one cell follow eac
 of noise inputs per candidate; the two crops share both; one network per thread is rebuilt and re-initialised for
 each candidate, skipping the weights it would draw again; the encoder's part of the forward pass, the same for
 every candidate of one seed, computed once, and a cell's cross-scale upsamplings once for its candidates). The
-more candidates, the more share a cell (321 cells): ``--candidates 1000`` is a prescreen's size,
+more candidates, the more share a cell (282 cells): ``--candidates 1000`` is a prescreen's size,
 ``--proposal-order`` scores them in the order they were drawn. Prints candidates per second for each score (with
-``--workers N`` also of ``N`` single-threaded processes scoring at once, taking the candidates in turn as the
-process executor does) and where a candidate's time goes (building a network afresh against rebuilding the
-thread's, the whole forward pass against the scores' rebuild and forward; the rest is the spectra).
+``--workers N`` also of ``N`` single-threaded processes scoring at once, in contiguous blocks, as the process executor
+runs a score round) and where a candidate's time goes (building a network afresh against rebuilding the thread's, the
+whole forward pass against the scores' rebuild and forward; the rest is the spectra).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def parallel_rate(name: str, workers: int, task, problems, archs, config, settin
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         start = manager.Barrier(workers + 1)
-        shares = [archs[k::workers] for k in range(workers)]
+        shares = [archs[k * len(archs) // workers:(k + 1) * len(archs) // workers] for k in range(workers)]
         with context.Pool(workers) as pool:
             done = pool.map_async(worker, [(name, task, problems, share, config, settings, start)
                                            for share in shares])

@@ -28,7 +28,7 @@ import torch
 from nasdip.errors import NasdipError
 from nasdip.options import Option
 from nasdip.search.evaluate import evaluate
-from nasdip.search.executor import Executor, JobSource, StreamingExecutor
+from nasdip.search.executor import Executor, JobSource, StreamingExecutor, WorkerSource, in_blocks
 from nasdip.search.jobs import EvalJob, EvalOutcome
 from nasdip.search.records import FAILED
 
@@ -202,11 +202,19 @@ class ProcessExecutor(StreamingExecutor):
         self.slots[index].stop(force=True)
         self.slots[index] = _Slot(self.context, self.threads, self._environment(index))
 
+    def run(self, jobs: Sequence[EvalJob], on_outcome: Callable[[EvalOutcome], None]) -> None:
+        """A batch in contiguous blocks, one per worker (:func:`nasdip.search.executor.in_blocks`)."""
+        self._serve(in_blocks(jobs, self.workers), on_outcome)
+
     def run_stream(self, next_job: JobSource, on_outcome: Callable[[EvalOutcome], None]) -> None:
+        self._serve(lambda index: next_job(), on_outcome)
+
+    def _serve(self, next_for: WorkerSource, on_outcome: Callable[[EvalOutcome], None]) -> None:
+        """Keep every worker busy with the jobs ``next_for`` gives it until none is left or running."""
         busy: set[int] = set()
         while True:
             for index in range(self.workers):
-                if index not in busy and (job := next_job()) is not None:
+                if index not in busy and (job := next_for(index)) is not None:
                     self._slot(index).submit(job)
                     busy.add(index)
             if not busy:

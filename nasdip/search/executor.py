@@ -13,6 +13,8 @@ from nasdip.search.jobs import EvalJob, EvalOutcome
 
 #: Where a stream of jobs comes from: called whenever a worker is free; ``None`` means nothing to start now.
 JobSource = Callable[[], EvalJob | None]
+#: Where each worker's next job comes from: called with the free worker's index; ``None``: nothing for it now.
+WorkerSource = Callable[[int], EvalJob | None]
 
 
 class Executor(ABC):
@@ -85,3 +87,25 @@ def from_batch(jobs: Sequence[EvalJob]) -> JobSource:
     """A job source that gives ``jobs`` in order, then ``None`` (a batch played as a stream)."""
     queue = deque(jobs)
     return lambda: queue.popleft() if queue else None
+
+
+def in_blocks(jobs: Sequence[EvalJob], workers: int) -> WorkerSource:
+    """A source that keeps neighbouring jobs in one worker: the batch is cut into ``workers`` contiguous blocks,
+    worker ``i`` takes its block's jobs in order, and a worker whose block is done takes the last job of the block
+    with the most left. A score round runs candidates that share a cell one after another
+    (:func:`nasdip.search.driver.choice_order`), and a worker that scores them in a row reuses that cell's network
+    (:mod:`nasdip.fit.untrained`); handed out in turn, they would alternate between workers."""
+    size, extra = divmod(len(jobs), workers)
+    blocks, start = [], 0
+    for index in range(workers):
+        end = start + size + (index < extra)
+        blocks.append(deque(jobs[start:end]))
+        start = end
+
+    def next_for(worker: int) -> EvalJob | None:
+        if blocks[worker]:
+            return blocks[worker].popleft()
+        fullest = max(blocks, key=len)
+        return fullest.pop() if fullest else None
+
+    return next_for

@@ -6,7 +6,7 @@ import pytest
 
 from nasdip.errors import UsageError
 from nasdip.options import Option
-from nasdip.search.executor import Executor, StreamingExecutor, from_batch
+from nasdip.search.executor import Executor, StreamingExecutor, from_batch, in_blocks
 from nasdip.search.jobs import EvalJob, EvalOutcome
 
 
@@ -103,6 +103,22 @@ def test_from_batch_gives_the_jobs_in_order_then_none():
     assert [source() for _ in range(5)] == [jobs[0], jobs[1], jobs[2], None, None]
     assert len(jobs) == 3  # the caller's list is not consumed
     assert from_batch([])() is None
+
+
+def test_in_blocks_keeps_neighbouring_jobs_in_one_worker_and_lets_a_free_worker_take_the_fullest_block_s_last():
+    jobs = [job(trial) for trial in range(7)]
+    source = in_blocks(jobs, 2)  # blocks 0-3 and 4-6
+    trials = [(worker, source(worker).trial) for worker in (0, 1, 1, 1, 0)]
+    assert trials == [(0, 0), (1, 4), (1, 5), (1, 6), (0, 1)]
+    assert source(1).trial == 3  # its block done, worker 1 takes the last job of worker 0's
+    assert source(0).trial == 2
+    assert source(0) is None and source(1) is None
+    assert len(jobs) == 7
+
+
+def test_in_blocks_with_more_workers_than_jobs_gives_each_job_once():
+    source = in_blocks([job(0), job(1)], 3)
+    assert [getattr(source(worker), "trial", None) for worker in (2, 2, 0, 1)] == [0, 1, None, None]
 
 
 def test_the_default_run_stream_runs_one_job_at_a_time():
