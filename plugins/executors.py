@@ -5,7 +5,9 @@ stream each), ``process`` (local worker processes), ``ray`` (a Ray cluster).
 ``cpu_count // workers`` torch threads (so workers do not oversubscribe the cores; ``--process-threads``
 overrides) and, when several GPUs are visible, its own GPU. A worker that dies (a crash, the out-of-memory killer)
 or runs past ``--trial-timeout`` fails only its trial; the slot gets a fresh worker and the search goes on. A
-worker whose search is killed outright (``kill -9``) notices within a second and exits.
+worker whose search is killed outright (``kill -9``) notices within a second and exits. A round's batch is dealt in
+contiguous blocks, one per worker, so neighbouring candidates (a score round's candidates of one cell) share a
+worker; a stream goes to whichever worker is free.
 """
 
 from __future__ import annotations
